@@ -1,0 +1,117 @@
+"""`policyqa eval` and `policyqa eval-alqac`: thin shells over evals.run and evals.alqac."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+SEED_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "citation_precision", "citation_recall",
+                "answer_contains", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95"]
+ALQAC_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "f2@1", "f2@{k}",
+                 "latency_ms_p50", "latency_ms_p95"]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object; write no report")]
+CompareOpt = Annotated[bool, typer.Option("--compare", help="Also run BM25, dense and the LangChain recipe")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Reports folder (git-ignored)")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v")]
+CorpusOpt = Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus file or folder (repeatable)")]
+F2Opt = Annotated[int | None, typer.Option("--f2-k", min=1, max=10, help="k of the top-k F2 (default top_k)")]
+DEFAULT_LAWS = Path("../shared/data/alqac2025/laws")
+DEFAULT_QUESTIONS = Path("../shared/data/alqac2025/train.json")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def payload_of(result: dict[str, Any], seconds: float, **extra: object) -> dict[str, Any]:
+    """The JSON object of a run: our numbers at the top level, one row per system in `rows`."""
+    rows = []
+    for run in result["runs"]:
+        run_seconds = sum(o.latency_ms for o in run.outcomes) / 1000
+        rows.append({"system": run.name, **run.summary, "seconds": round(run_seconds, 2)})
+    meta = {k: v for k, v in result.items() if k != "runs"}
+    ours = {k: v for k, v in rows[0].items() if k != "system"}
+    return {**extra, **ours, "system": rows[0]["system"], "rows": rows, **meta, "seconds": round(seconds, 2)}
+
+
+def eval_command(
+    dataset: Annotated[Path, typer.Argument(help="JSONL dataset (see evals/README.md)")],
+    corpus: CorpusOpt = None,
+    as_json: JsonOpt = False,
+    compare: CompareOpt = False,
+    out: OutOpt = Path("reports"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Evaluate retrieval, citations and abstention on a dataset, over a fresh store of the corpus."""
+    from evals.dataset import DatasetError, load_dataset
+    from evals.report import format_table, seed_report, write_report
+    from evals.run import evaluate
+    from rag.engine import load_embedder
+    from rag.settings import get_settings
+
+    _setup_logging(verbose)
+    try:
+        items = load_dataset(dataset)
+    except DatasetError as exc:
+        raise _fail(str(exc)) from exc
+    settings = get_settings()
+    paths = corpus or [settings.corpus_dir]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"no such corpus path: {', '.join(missing)}")
+    started = time.perf_counter()
+    result = evaluate(settings, load_embedder(settings), items, paths, compare=compare)
+    payload = payload_of(result, time.perf_counter() - started, dataset=str(dataset))
+    if as_json:
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    typer.echo(format_table(payload["rows"], SEED_COLUMNS))
+    folder = write_report(seed_report(payload, result["runs"], items, SEED_COLUMNS), out, dataset.stem)
+    typer.echo(f"report: {folder / 'report.md'}")
+
+
+def eval_alqac_command(
+    laws: Annotated[Path, typer.Option("--laws", help="Folder of ALQAC law JSON files")] = DEFAULT_LAWS,
+    questions: Annotated[Path, typer.Option("--questions", help="ALQAC questions JSON")] = DEFAULT_QUESTIONS,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions")] = None,
+    as_json: JsonOpt = False,
+    compare: CompareOpt = False,
+    f2_k: F2Opt = None,
+    out: OutOpt = Path("reports"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Article-level retrieval on ALQAC 2025: hit@k, mrr@10 and macro F2 (store cached by content hash)."""
+    from evals.alqac import evaluate_alqac
+    from evals.report import alqac_report, format_table, write_report
+    from rag.engine import load_embedder
+    from rag.settings import get_settings
+
+    _setup_logging(verbose)
+    for p in (laws, questions):
+        if not p.exists():
+            raise _fail(f"no such path: {p}")
+    settings = get_settings()
+    k = f2_k or settings.top_k
+    started = time.perf_counter()
+    result = evaluate_alqac(settings, load_embedder(settings), laws, questions, limit=limit, compare=compare,
+                            f2_k=k)
+    payload = payload_of(result, time.perf_counter() - started, dataset=str(questions))
+    columns = [c.format(k=k) for c in ALQAC_COLUMNS]
+    if as_json:
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    typer.echo(format_table(payload["rows"], columns))
+    folder = write_report(alqac_report(payload, result["runs"], columns), out, "alqac")
+    typer.echo(f"report: {folder / 'report.md'}")

@@ -1,0 +1,150 @@
+"""Ingest files or uploads: load → normalise/parse → chunk → store, with a report of what happened."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ingest.chunk import chunk_document
+from ingest.load import LoadError, discover, load_bytes, load_file
+from ingest.normalize import fold_accents
+from ingest.parse import parse_document
+from ingest.store import Store
+from rag.types import IngestFailure, IngestReport, SourceDocument
+
+log = logging.getLogger(__name__)
+
+# Bump when parsing or chunking changes, so unchanged files are re-parsed once.
+PIPELINE_VERSION = "1"
+
+Progress = Callable[[Sequence[object]], Sequence[object]]
+
+
+def slugify(name: str) -> str:
+    """ASCII id from a file name: 'Luật Đường bộ.json' → 'luat-duong-bo'."""
+    slug = re.sub(r"[^a-z0-9]+", "-", fold_accents(name)).strip("-")
+    return slug[:80] or "document"
+
+
+def safe_upload_name(name: str) -> str:
+    """Keep only the last path component and harmless characters; never used to open files."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = re.sub(r"[\x00-\x1f]", "", base).strip(" .") or "upload"
+    return base[:120]
+
+
+def _unique_id(store: Store, wanted: str, source_key: str) -> str:
+    existing = store.docstore.get_document(wanted)
+    if existing is None or existing.source_key == source_key:
+        return wanted
+    return f"{wanted}-{hashlib.sha1(source_key.encode()).hexdigest()[:6]}"
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.added = self.updated = self.removed = self.unchanged = 0
+        self.failed: list[IngestFailure] = []
+        self.ingested: list[str] = []
+        self.warnings: list[str] = []
+
+
+def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: str, wanted_id: str,
+                   tally: _Tally, force: bool) -> None:
+    existing = store.docstore.find_by_source(source_key)
+    if existing and existing.sha256 == src.sha256 and not force:
+        tally.unchanged += 1
+        return
+    doc_id = existing.doc_id if existing else _unique_id(store, wanted_id, source_key)
+    try:
+        parsed = parse_document(src, doc_id)
+        chunks = chunk_document(parsed, max_tokens=store.settings.chunk_max_tokens)
+    except Exception as exc:  # a parser bug on one file must not stop the others
+        log.exception("parsing %s failed", src.path)
+        tally.failed.append(IngestFailure(src.path, f"could not parse: {exc.__class__.__name__}: {exc}"))
+        return
+    if not chunks:
+        tally.failed.append(IngestFailure(src.path, "no text to index after parsing"))
+        return
+    added, removed = store.put(parsed, chunks, source_key=source_key, root=root)
+    tally.added += added
+    tally.removed += removed
+    tally.updated += 1 if existing else 0
+    tally.ingested.append(doc_id)
+    tally.warnings.extend(f"{doc_id}: {w}" for w in parsed.warnings)
+
+
+def _report(store: Store, tally: _Tally, started: float) -> IngestReport:
+    docs, chunks = store.counts()
+    return IngestReport(documents=docs, chunks=chunks, added=tally.added, updated=tally.updated,
+                        removed=tally.removed, unchanged=tally.unchanged, failed=tuple(tally.failed),
+                        ingested=tuple(tally.ingested), warnings=tuple(tally.warnings),
+                        seconds=time.perf_counter() - started)
+
+
+def _pipeline_changed(store: Store) -> bool:
+    return store.docstore.get_info("pipeline_version") != PIPELINE_VERSION
+
+
+def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+    """Ingest files and folders; files gone from an ingested folder are removed from the store."""
+    started = time.perf_counter()
+    tally = _Tally()
+    force = _pipeline_changed(store)
+    pairs = discover(list(paths))
+    folder_roots = {str(p.resolve()) for p in paths if p.is_dir()}
+    for p in paths:
+        if not p.exists():
+            tally.failed.append(IngestFailure(str(p), "no such file or folder"))
+    seen: set[str] = set()
+    iterator: Sequence[tuple[Path, Path]] = pairs
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        iterator = tqdm(pairs, desc="ingest", unit="file")  # type: ignore[assignment]
+    with store.writing():
+        for root, file in iterator:
+            source_key = str(file)
+            seen.add(source_key)
+            root_key = str(root) if str(root) in folder_roots else ""
+            try:
+                src = load_file(file, timeout_s=store.settings.parse_timeout_s)
+            except LoadError as exc:
+                tally.failed.append(IngestFailure(str(file), str(exc)))
+                continue
+            rel = file.relative_to(root).with_suffix("") if root_key else Path(file.stem)
+            _ingest_source(store, src, source_key=source_key, root=root_key, wanted_id=slugify(str(rel)),
+                           tally=tally, force=force)
+        for root_key in folder_roots:
+            for doc_id, source_key in store.docstore.doc_ids_under_root(root_key):
+                if source_key not in seen:
+                    tally.removed += store.remove(doc_id)
+        store.docstore.set_info("pipeline_version", PIPELINE_VERSION)
+    return _report(store, tally, started)
+
+
+def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestReport:
+    """Ingest uploaded files (name, bytes); a file with the same name replaces the earlier upload."""
+    started = time.perf_counter()
+    tally = _Tally()
+    with store.writing():
+        for raw_name, data in files:
+            name = safe_upload_name(raw_name)
+            try:
+                src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s)
+            except LoadError as exc:
+                tally.failed.append(IngestFailure(name, str(exc)))
+                continue
+            _ingest_source(store, src, source_key=f"upload:{name}", root="",
+                           wanted_id=slugify(Path(name).stem), tally=tally, force=False)
+    return _report(store, tally, started)
+
+
+def remove_document(store: Store, doc_id: str) -> int:
+    """Remove one document by id; returns the number of chunks removed (0 when unknown)."""
+    with store.writing():
+        return store.remove(doc_id)

@@ -1,0 +1,107 @@
+"""The one answering entry point shared by the CLI, the API, the UI and the eval harness."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rag.compose import compose_extractive, obligations_actor
+from rag.evidence import content_terms, coverage, missing_need, passage_terms
+from rag.query import QueryInfo, understand
+from rag.retrieve import search_query
+from rag.types import Answer, Filters, Hit, Turn
+from rag.verify import Source, verify
+
+log = logging.getLogger(__name__)
+
+ABSTAIN_TEXT = {
+    "vi": "Các văn bản hiện có không trả lời được câu hỏi này. Các đoạn gần nhất được liệt kê bên dưới "
+          "để tham khảo, không phải là câu trả lời.",
+    "en": "The documents do not answer this question. The closest passages are listed below for reference; "
+          "they are not an answer.",
+}
+NO_DOCS_TEXT = {
+    "vi": "Chưa có văn bản nào trong kho để trả lời.",
+    "en": "There are no documents in the store to answer from.",
+}
+
+
+def sources_for(hits: Sequence[Hit], snapshot: Any, limit: int) -> list[Source]:
+    """Number the passages 1..n for the composer or the LLM."""
+    return [Source(n=i, chunk=h.chunk, meta=snapshot.docs[h.chunk.doc_id].meta)
+            for i, h in enumerate(hits[:limit], start=1)]
+
+
+def evidence_is_weak(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, threshold: float) -> tuple[bool, float]:
+    """Abstain when the best passages miss the question's key terms or the kind of fact it needs."""
+    if not hits:
+        return True, 0.0
+    top = hits[:3]
+    texts = [h.chunk.search_text() for h in top]
+    query_text = info.expanded if info.language == "en" else info.standalone
+    terms = content_terms(query_text)
+    if info.language == "en":
+        # English words never occur in Vietnamese passages: judge coverage on the translated terms.
+        terms = content_terms(info.expanded.replace(info.standalone, "")) or terms
+    cov = coverage(terms, passage_terms(texts), snapshot.idf)
+    if missing_need(info.standalone, texts):
+        return True, cov
+    return cov < threshold, cov
+
+
+def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,
+           top_k: int | None = None, generator: Any | None = None) -> Answer:
+    """Answer a question from the stored documents, with verified citations or a plain abstention."""
+    settings = engine.settings
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    info = understand(question, history)
+    snapshot = engine.store.snapshot
+    k = top_k or settings.top_k
+    hits = search_query(engine, info, k=max(k, 8), filters=filters, timings=timings)
+    t1 = time.perf_counter()
+    timings["retrieve_ms"] = (t1 - t0) * 1000
+    lang = info.language
+    if not snapshot.docs:
+        return Answer(question=question, standalone_question=info.standalone, text=NO_DOCS_TEXT[lang],
+                      citations=(), abstained=True, language=lang, timings=timings)  # type: ignore[arg-type]
+    weak, cov = evidence_is_weak(info, hits, snapshot, settings.abstain_threshold)
+    timings["coverage"] = round(cov, 4)
+    if weak:
+        return _abstain(question, info, hits[:k], timings, t0)
+    sources = sources_for(hits, snapshot, k)
+    generator = generator if generator is not None else getattr(engine, "generator", None)
+    warnings: list[str] = []
+    mode = "extractive"
+    draft = None
+    if generator is not None:
+        try:
+            draft = generator.generate(info, sources)
+            mode = generator.mode
+        except Exception as exc:  # any LLM failure degrades to the extractive answer
+            log.warning("generator failed, using the extractive answer: %s", exc)
+            warnings.append(f"LLM unavailable ({exc.__class__.__name__}); extractive answer given instead")
+    if draft is None:
+        draft = compose_extractive(info, sources, snapshot.idf, max_sentences=settings.max_answer_sentences,
+                                   actor=obligations_actor(info.standalone))
+    doc_texts = {s.chunk.doc_id: snapshot.docs[s.chunk.doc_id].text for s in sources}
+    verified = verify(draft, sources, doc_texts)
+    t2 = time.perf_counter()
+    timings["compose_ms"] = (t2 - t1) * 1000
+    if not verified.citations:
+        out = _abstain(question, info, hits[:k], timings, t0)
+        return Answer(**{**out.__dict__, "removed_sentences": verified.removed, "warnings": tuple(warnings)})
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+    return Answer(question=question, standalone_question=info.standalone, text=verified.text,
+                  citations=verified.citations, abstained=False, hits=tuple(hits), language=lang,  # type: ignore[arg-type]
+                  removed_sentences=verified.removed, mode=mode, warnings=tuple(warnings), timings=timings)
+
+
+def _abstain(question: str, info: QueryInfo, related: Sequence[Hit], timings: dict[str, float],
+             t0: float) -> Answer:
+    timings["total_ms"] = (time.perf_counter() - t0) * 1000
+    return Answer(question=question, standalone_question=info.standalone, text=ABSTAIN_TEXT[info.language],
+                  citations=(), abstained=True, related=tuple(related), hits=tuple(related),
+                  language=info.language, timings=timings)  # type: ignore[arg-type]

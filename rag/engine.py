@@ -1,0 +1,43 @@
+"""Wiring: the loaded embedder plus the store, built once per process and passed to everything else."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.docstore import DocStore
+from ingest.store import Store
+from ingest.vectorstore import VectorStore, make_client
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    """Everything a question needs: settings, the embedder and the store."""
+
+    settings: Settings
+    embedder: Any
+    store: Store
+    generator: Any | None = None  # an LLM answer generator (rag.llm); None = extractive answers
+
+    def close(self) -> None:
+        self.store.docstore.close()
+
+
+def load_embedder(settings: Settings) -> Any:
+    """The configured embedder (bundled multilingual-e5-small unless configured otherwise)."""
+    from rag.embed import load_embeddings
+
+    return load_embeddings(settings)
+
+
+def open_engine(settings: Settings, embedder: Any | None = None, client: Any | None = None) -> Engine:
+    """Open (or create) the store under settings.data_dir with the given or configured embedder."""
+    embedder = embedder if embedder is not None else load_embedder(settings)
+    client = client if client is not None else make_client(settings)
+    vectors = VectorStore(client, settings.collection, embedder.model_id)
+    docstore = DocStore(settings.docstore_path)
+    return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder))

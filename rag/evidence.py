@@ -1,0 +1,64 @@
+"""How well the retrieved passages cover the question: the signal behind abstention and sentence choice."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ingest.normalize import fold_accents
+from rag.query import expand_abbreviations
+
+# Question words and function words that say nothing about the content asked for (accent-folded).
+STOPWORDS = set("""
+gi nao ai bao nhieu la cua va cac nhung co khong duoc cho ve trong theo thi sao nhu the phai lam hay biet
+nay do day kia o tai tu den voi mot hai ba nhu vay vi sao khi nay ra len xuong chi can nen roi da dang se
+con vay a nhe u thi ban van ho hoi ve viec dieu gi nguoi nao nhung gi nhieu it hon nhat rat qua moi tung
+what which who whom whose when where why how the is are does do did must should of to in for and a an about
+by on this that it they their was were be with according dispatch document documents say says said any
+there can could would will please tell me us
+""".split())
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Questions that need a specific kind of fact: when the passages hold none, the documents do not answer.
+NEEDS = {
+    "money": (re.compile(r"\b(muc phat|phat bao nhieu|bao nhieu tien|tien phat|luong|kinh phi|ngan sach|chi phi|"
+                         r"fine|fined|salary|wage|budget|cost|how much money|penalt)", re.I),
+              re.compile(r"(đồng|vnđ|vnd|triệu|tỷ|phạt tiền|mức lương|kinh phí|ngân sách|\$)", re.I)),
+    "deadline": (re.compile(r"\b(thoi han|han chot|han cuoi|truoc ngay nao|deadline|due date|by when|"
+                            r"bao gio phai|khi nao phai|han nop)", re.I),
+                 re.compile(r"(thời hạn|trước ngày|chậm nhất|hạn chót|trong vòng \d+|trước \d)", re.I)),
+}
+
+
+def content_terms(text: str) -> list[str]:
+    """Accent-folded content syllables of a question, stopwords removed, in order, unique."""
+    words = [fold_accents(w) for w in _WORD.findall(text)]
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS and len(w) > 1 or w.isdigit()))
+
+
+def passage_terms(texts: Iterable[str]) -> set[str]:
+    """Folded syllables of passages, with their abbreviations expanded (UBND ↔ Ủy ban nhân dân)."""
+    terms: set[str] = set()
+    for text in texts:
+        terms.update(fold_accents(w) for w in _WORD.findall(expand_abbreviations(text)))
+    return terms
+
+
+def coverage(question_terms: list[str], passage: set[str], idf: dict[str, float]) -> float:
+    """IDF-weighted share of the question's content terms found in the passages (0..1)."""
+    if not question_terms:
+        return 0.0
+    default = max(idf.values(), default=1.0)
+    weights = {t: idf.get("~" + t, default) for t in question_terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in passage) / total if total else 0.0
+
+
+def missing_need(question: str, passages: Iterable[str]) -> str | None:
+    """The kind of fact the question needs and no passage holds ('money', 'deadline'), else None."""
+    folded = fold_accents(question)
+    joined = "\n".join(passages)
+    for need, (asks, has) in NEEDS.items():
+        if asks.search(folded) and not has.search(joined):
+            return need
+    return None

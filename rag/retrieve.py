@@ -1,0 +1,206 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused; metadata filters; exact-reference fast path."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+
+from ingest.docnumber import normalize_doc_number
+from ingest.normalize import fold_accents
+from ingest.store import Snapshot
+from rag.lexical import analyze_query
+from rag.query import QueryInfo
+from rag.types import Filters, Hit
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+def allowed_docs(snapshot: Snapshot, filters: Filters | None) -> set[str] | None:
+    """Doc ids passing the metadata filters; None when there is no filter."""
+    if filters is None or not any(vars(filters).values()):
+        return None
+    number = normalize_doc_number(filters.number) if filters.number else None
+    issuer = fold_accents(filters.issuer) if filters.issuer else None
+    keep: set[str] = set()
+    for doc_id, doc in snapshot.docs.items():
+        m = doc.meta
+        if filters.doc_id and doc_id != filters.doc_id:
+            continue
+        if filters.doc_type and fold_accents(m.doc_type or "") != fold_accents(filters.doc_type):
+            continue
+        if number and normalize_doc_number(m.number or "") != number:
+            continue
+        if issuer and issuer not in fold_accents(" ".join(filter(None, [m.issuer, m.parent_issuer]))):
+            continue
+        if filters.date_from and (not m.issued_date or m.issued_date < filters.date_from):
+            continue
+        if filters.date_to and (not m.issued_date or m.issued_date > filters.date_to):
+            continue
+        keep.add(doc_id)
+    return keep
+
+
+def dense_scores(engine: Any, query: str, n: int, allowed: set[str] | None,
+                 snapshot: Snapshot) -> dict[str, float]:
+    """Cosine similarity of the n nearest chunks visible in the snapshot."""
+    vector = engine.embedder.embed_query_np(query)
+    where = None
+    if allowed is not None:
+        if not allowed:
+            return {}
+        where = {"doc_id": {"$in": sorted(allowed)}} if len(allowed) > 1 else {"doc_id": next(iter(allowed))}
+    with engine.store.reading():
+        pairs = engine.store.vectors.query(vector, n, where)
+    # Chroma may already hold chunks of a document still being ingested; the snapshot decides visibility.
+    return {cid: s for cid, s in pairs if cid in snapshot.chunks}
+
+
+def lexical_scores(snapshot: Snapshot, tokens: list[str], n: int, allowed: set[str] | None) -> dict[str, float]:
+    """BM25 scores of the n best chunks (positive scores only)."""
+    scores = snapshot.lexical.scores(tokens)
+    if allowed is not None:
+        mask = np.array([snapshot.chunks[cid].doc_id in allowed for cid in snapshot.lexical.ids], dtype=bool)
+        scores = np.where(mask, scores, 0.0)
+    if not len(scores):
+        return {}
+    top = np.argsort(-scores, kind="stable")[:n]
+    return {snapshot.lexical.ids[i]: float(scores[i]) for i in top if scores[i] > 0}
+
+
+def fuse_weighted(dense: dict[str, float], lexical: dict[str, float], dense_weight: float) -> dict[str, float]:
+    """Weighted sum of max-normalised scores (a missing score counts as 0)."""
+    dmax = max(dense.values(), default=0.0) or 1.0
+    lmax = max(lexical.values(), default=0.0) or 1.0
+    dmin = min(dense.values(), default=0.0)
+    span = (dmax - dmin) or 1.0
+    fused: dict[str, float] = {}
+    for cid in set(dense) | set(lexical):
+        d = (dense[cid] - dmin) / span if cid in dense else 0.0
+        lx = lexical.get(cid, 0.0) / lmax
+        fused[cid] = dense_weight * d + (1.0 - dense_weight) * lx
+    return fused
+
+
+def fuse_rrf(rankings: Iterable[dict[str, float]], k: int = 60) -> dict[str, float]:
+    """Reciprocal rank fusion of several score maps."""
+    fused: dict[str, float] = {}
+    for scores in rankings:
+        for rank, cid in enumerate(sorted(scores, key=lambda c: -scores[c]), start=1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def _hits(snapshot: Snapshot, fused: dict[str, float], dense: dict[str, float], lexical: dict[str, float],
+          k: int) -> list[Hit]:
+    ranked = sorted(fused, key=lambda c: (-fused[c], c))[:k]
+    hits = []
+    for rank, cid in enumerate(ranked, start=1):
+        chunk = snapshot.chunks[cid]
+        meta = snapshot.docs[chunk.doc_id].meta
+        hits.append(Hit(chunk=chunk, score=fused[cid], dense=dense.get(cid), lexical=lexical.get(cid),
+                        rank=rank, title=meta.title, number=meta.number))
+    return hits
+
+
+def search(engine: Any, query: str, *, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid",
+           fusion: str | None = None, dense_weight: float | None = None,
+           timings: dict[str, float] | None = None) -> list[Hit]:
+    """The k best chunks for a query, best first."""
+    settings = engine.settings
+    snapshot = engine.store.snapshot
+    allowed = allowed_docs(snapshot, filters)
+    n = max(settings.candidates, k)
+    t0 = time.perf_counter()
+    dense = dense_scores(engine, query, n, allowed, snapshot) if mode in ("hybrid", "dense") else {}
+    t1 = time.perf_counter()
+    lexical = lexical_scores(snapshot, analyze_query(query), n, allowed) if mode in ("hybrid", "lexical") else {}
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["dense_ms"] = (t1 - t0) * 1000
+        timings["lexical_ms"] = (t2 - t1) * 1000
+    if mode == "dense":
+        fused = dict(dense)
+    elif mode == "lexical":
+        fused = dict(lexical)
+    elif (fusion or settings.fusion) == "rrf":
+        fused = fuse_rrf([dense, lexical], settings.rrf_k)
+    else:
+        fused = fuse_weighted(dense, lexical, settings.dense_weight if dense_weight is None else dense_weight)
+    return _hits(snapshot, fused, dense, lexical, k)
+
+
+def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:
+    """Documents the question names by số hiệu or by title (longest title match wins ties)."""
+    folded_q = fold_accents(info.standalone)
+    named: list[str] = []
+    wanted = {normalize_doc_number(n) for n in info.numbers}
+    for doc_id, doc in snapshot.docs.items():
+        if doc.meta.number and normalize_doc_number(doc.meta.number) in wanted:
+            named.append(doc_id)
+    if named:
+        return named
+    best = 0
+    for doc_id, doc in snapshot.docs.items():
+        title = fold_accents(doc.meta.title or "")
+        if len(title) >= 8 and title in folded_q:
+            if len(title) > best:
+                named, best = [doc_id], len(title)
+            elif len(title) == best:
+                named.append(doc_id)
+    return named
+
+
+def exact_units(snapshot: Snapshot, doc_ids: list[str], info: QueryInfo) -> list[str]:
+    """Chunk ids of the Điều (and Khoản) the question points at inside the named documents."""
+    if not info.article:
+        return []
+    out = []
+    for doc_id in doc_ids:
+        for cid in snapshot.by_doc.get(doc_id, ()):
+            c = snapshot.chunks[cid]
+            if c.article == info.article and (not info.clause or c.clause in (None, info.clause)):
+                out.append(cid)
+    return out
+
+
+NAMED_DOC_BOOST = 0.5
+
+
+def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters | None = None,
+                 timings: dict[str, float] | None = None) -> list[Hit]:
+    """Our retrieval for an understood question: hybrid search plus the exact-reference fast path."""
+    settings = engine.settings
+    snapshot = engine.store.snapshot
+    named = named_documents(snapshot, info)
+    exact = exact_units(snapshot, named, info)
+    if exact and filters is None:
+        # Fast path: the question names the unit; rank it first without asking the embedder.
+        chunks = {cid: 1.0 for cid in exact}
+        lex = lexical_scores(snapshot, analyze_query(info.expanded), max(settings.candidates, k), None)
+        fused = {**{cid: 0.5 * s / (max(lex.values()) or 1.0) for cid, s in lex.items()}, **chunks}
+        return _hits(snapshot, fused, {}, lex, k)
+    allowed = allowed_docs(snapshot, filters)
+    n = max(settings.candidates, k)
+    t0 = time.perf_counter()
+    dense = dense_scores(engine, info.standalone, n, allowed, snapshot)
+    t1 = time.perf_counter()
+    lexical = lexical_scores(snapshot, analyze_query(info.expanded), n, allowed)
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["dense_ms"] = (t1 - t0) * 1000
+        timings["lexical_ms"] = (t2 - t1) * 1000
+    if settings.fusion == "rrf":
+        fused = fuse_rrf([dense, lexical], settings.rrf_k)
+    else:
+        fused = fuse_weighted(dense, lexical, settings.dense_weight)
+    if named:
+        boost = NAMED_DOC_BOOST * (max(fused.values(), default=0.0) or 1.0)
+        keep = set(named)
+        fused = {cid: s + boost if snapshot.chunks[cid].doc_id in keep else s for cid, s in fused.items()}
+    return _hits(snapshot, fused, dense, lexical, k)

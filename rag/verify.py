@@ -1,0 +1,199 @@
+"""Claim-level verification: every sentence must be supported by the passage it cites.
+
+A sentence survives when it carries at least one in-range [n] marker whose passage contains the
+sentence's quote (exactly, or for generated text a passage sentence that covers most of its words) and
+every number, date and document number the sentence mentions. Survivors get citations with the exact
+quoted span and its offsets in the stored document text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ingest.docnumber import find_doc_references
+from ingest.normalize import fold_accents
+from rag.types import Chunk, Citation, DocumentMeta
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
+_LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
+_NUMBER = re.compile(r"\d+(?:[/.,:-]\d+)*")
+_WORD = re.compile(r"\w+", re.UNICODE)
+MIN_FUZZY_COVERAGE = 0.6
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered passage given to the composer (or the LLM)."""
+
+    n: int
+    chunk: Chunk
+    meta: DocumentMeta
+
+
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    citations: tuple[Citation, ...]
+    removed: int  # sentences dropped as unsupported
+    kept: int  # sentences that carry a verified citation
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of sentences in a passage: lines, then sentence punctuation within a line."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        line_start = pos
+        pos += len(line) + 1
+        cursor = 0
+        for m in [*_SENTENCE_END.finditer(line), None]:
+            end = m.start() if m else len(line)
+            seg = line[cursor:end]
+            lead = len(seg) - len(seg.lstrip())
+            seg = seg.strip()
+            if seg:
+                spans.append((line_start + cursor + lead, line_start + cursor + lead + len(seg)))
+            if m:
+                cursor = m.end()
+    return spans
+
+
+def _canon(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers, dates and document numbers a claim asserts (markers and list numbering excluded)."""
+    text = MARKER.sub("", _LIST_PREFIX.sub("", text))
+    found = {r.number for r in find_doc_references(text)}
+    stripped = text
+    for r in find_doc_references(text):
+        stripped = stripped.replace(r.raw, " ")
+    found.update(m.group(0).rstrip(".,:") for m in _NUMBER.finditer(stripped))
+    return {f for f in found if f}
+
+
+def _numbers_supported(claim: str, passage: str) -> bool:
+    """Every number/date/document number of the claim occurs in the passage (digit groups as tokens)."""
+    refs = {r.number for r in find_doc_references(passage)}
+    digits = set(re.findall(r"\d+", passage))
+    for num in numbers_in(claim):
+        if find_doc_references(num):
+            if num not in refs and num not in passage:
+                return False
+        elif not all(g in digits for g in re.findall(r"\d+", num)):
+            return False
+    return True
+
+
+def find_quote(claim: str, passage: str) -> tuple[int, int] | None:
+    """Span of the passage that supports the claim: exact match, else the best-covering sentence."""
+    body = _canon(MARKER.sub("", _LIST_PREFIX.sub("", claim))).rstrip(" .;:")
+    if not body:
+        return None
+    idx = passage.find(body)
+    if idx < 0:  # whitespace differences only
+        pattern = r"\s+".join(re.escape(w) for w in body.split())
+        m = re.search(pattern, passage)
+        if m:
+            return m.start(), m.end()
+    else:
+        return idx, idx + len(body)
+    claim_words = [fold_accents(w) for w in _WORD.findall(body)]
+    if len(claim_words) < 3:
+        return None
+    best: tuple[float, tuple[int, int]] | None = None
+    for start, end in split_sentences(passage):
+        words = set(fold_accents(w) for w in _WORD.findall(passage[start:end]))
+        coverage = sum(w in words for w in claim_words) / len(claim_words)
+        if best is None or coverage > best[0]:
+            best = (coverage, (start, end))
+    if best and best[0] >= MIN_FUZZY_COVERAGE:
+        return best[1]
+    return None
+
+
+def _claims(text: str) -> list[tuple[str, str]]:
+    """(line prefix, sentence) pairs in order; the prefix keeps list bullets of the original layout."""
+    out: list[tuple[str, str]] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            out.append(("\n", ""))
+            continue
+        m = _LIST_PREFIX.match(line)
+        prefix = line[:m.end()] if m else ""
+        rest = line[len(prefix):]
+        pieces = _split_keep_markers(rest)
+        for i, piece in enumerate(pieces):
+            out.append((prefix if i == 0 else "", piece.strip()))
+        out.append(("\n", ""))
+    return out
+
+
+def _split_keep_markers(line: str) -> list[str]:
+    pieces, cursor = [], 0
+    for m in re.finditer(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=[A-ZÀ-Ỹ])", line):
+        pieces.append(line[cursor:m.end(1)])
+        cursor = m.end()
+    pieces.append(line[cursor:])
+    return [p for p in pieces if p.strip()]
+
+
+def is_framing(sentence: str, known_numbers: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+    """A lead-in line that makes no claim: ends with ':' and names no number but the sources' own."""
+    s = MARKER.sub("", sentence).strip()
+    return bool(s) and s.endswith(":") and len(s) < 200 and numbers_in(s) <= known_numbers
+
+
+def verify(text: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> Verified:
+    """Keep supported sentences, renumber their markers in order, and build exact citations."""
+    by_n = {s.n: s for s in sources}
+    known = {n for s in sources if s.meta.number for n in numbers_in(s.meta.number)}
+    citations: list[Citation] = []
+    key_to_n: dict[tuple[str, int, int], int] = {}
+    lines: list[str] = []
+    current = ""
+    removed = kept = 0
+    for prefix, sentence in _claims(text):
+        if prefix == "\n" and not sentence:
+            if current.strip():
+                lines.append(current.rstrip())
+            current = ""
+            continue
+        markers = [int(x) for m in MARKER.finditer(sentence) for x in m.group(1).split(",")]
+        body = MARKER.sub("", sentence).strip()
+        if not markers:
+            if is_framing(body, known):
+                current += prefix + body + " "
+            elif body:
+                removed += 1
+            continue
+        new_markers: list[int] = []
+        for n in dict.fromkeys(markers):
+            src = by_n.get(n)
+            if src is None:
+                continue  # out of range: the model cited a source that does not exist
+            span = find_quote(body, src.chunk.text)
+            if span is None or not _numbers_supported(body, src.chunk.text):
+                continue
+            start, end = src.chunk.start + span[0], src.chunk.start + span[1]
+            key = (src.chunk.doc_id, start, end)
+            if key not in key_to_n:
+                key_to_n[key] = len(citations) + 1
+                quote = doc_texts[src.chunk.doc_id][start:end]
+                citations.append(Citation(
+                    n=key_to_n[key], doc_id=src.chunk.doc_id, chunk_id=src.chunk.id, title=src.meta.title,
+                    number=src.meta.number, breadcrumb=src.chunk.breadcrumb, quote=quote, start=start, end=end,
+                    doc_type=src.meta.doc_type, issued_date=src.meta.issued_date, issuer=src.meta.issuer))
+            new_markers.append(key_to_n[key])
+        if not new_markers:
+            removed += 1
+            continue
+        kept += 1
+        current += prefix + body + "".join(f" [{n}]" for n in new_markers) + " "
+    if current.strip():
+        lines.append(current.rstrip())
+    return Verified(text="\n".join(lines).strip(), citations=tuple(citations), removed=removed, kept=kept)
