@@ -127,6 +127,10 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _validation_errors(exc)
+    if any(e["type"] == "json_invalid" for e in errors):
+        err = next(e for e in exc.errors() if e.get("type") == "json_invalid")
+        reason = (err.get("ctx") or {}).get("error") or "invalid JSON"
+        return problem(400, f"malformed JSON body: {reason}", request=request, slug="malformed-json")
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"]) or "request"
     detail = f"{where}: {first['msg']}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")

@@ -43,7 +43,8 @@ def payload_of(result: dict[str, Any], seconds: float, **extra: object) -> dict[
         rows.append({"system": run.name, **run.summary, "seconds": round(run_seconds, 2)})
     meta = {k: v for k, v in result.items() if k != "runs"}
     ours = {k: v for k, v in rows[0].items() if k != "system"}
-    return {**extra, **ours, "system": rows[0]["system"], "rows": rows, **meta, "seconds": round(seconds, 2)}
+    return {**extra, **ours, "system": rows[0]["system"], "rows": rows, **meta,
+            "total_seconds": round(seconds, 2)}
 
 
 def eval_command(

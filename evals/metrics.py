@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
+
+from ingest.normalize import normalize_text
 
 _SPACE = re.compile(r"\s+")
 
 
 def norm_match(text: str) -> str:
-    """NFC, case-folded, whitespace collapsed: the form in which evidence and answers are compared."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text).casefold()).strip()
+    """NFC, case-folded, whitespace collapsed: the form in which evidence and answers are compared.
+
+    Tone marks are also put in one place (hoà = hòa), as the ingester does, so that a spelling variant
+    in the dataset never turns a relevant passage into a miss.
+    """
+    return _SPACE.sub(" ", normalize_text(text).casefold()).strip()
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:

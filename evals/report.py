@@ -115,9 +115,9 @@ def _charts(data: ReportData, folder: Path) -> list[str]:
     else:
         ax.set_xlabel(f"{len(data.ids)} questions, dataset order")
     used = sorted({c for s in systems for c in data.categories[s]}, key=names.index)
-    ax.legend(handles=[Patch(color=CATEGORIES[c], label=c) for c in used], loc="upper center",
-              bbox_to_anchor=(0.5, -0.35 if len(data.ids) <= 80 else -0.25), ncol=len(used), fontsize=7)
-    ax.set_title("Per-question outcome")
+    ax.legend(handles=[Patch(color=CATEGORIES[c], label=c) for c in used], loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), ncol=min(len(used), 4), fontsize=7, frameon=False)
+    fig.suptitle("Per-question outcome")
     fig.tight_layout()
     fig.savefig(folder / "outcomes.png", dpi=120)
     plt.close(fig)
@@ -126,6 +126,7 @@ def _charts(data: ReportData, folder: Path) -> list[str]:
     positive = {s: [max(v, 1e-3) for v in data.latencies[s]] for s in systems if data.latencies[s]}
     ax.boxplot(list(positive.values()), tick_labels=list(positive), vert=False, showfliers=True)
     ax.set_xscale("log")
+    ax.invert_yaxis()  # first system (ours) on top, as in the table
     ax.set_xlabel("latency per question (ms, log scale)")
     ax.set_title("Latency distribution")
     fig.tight_layout()

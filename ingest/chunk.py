@@ -53,70 +53,65 @@ def _children(units: tuple[Unit, ...]) -> tuple[list[int], dict[int, list[int]]]
     return roots, kids
 
 
-class _Chunker:
-    """Recursive splitting of one document; holds only the inputs and the spans produced."""
+class _Plan(NamedTuple):
+    """What the splitting functions share: the document, the budget and the unit tree."""
 
-    def __init__(self, doc: ParsedDocument, max_tokens: int, count: TokenCounter) -> None:
-        self.doc, self.max, self.count = doc, max_tokens, count
-        self.roots, self.kids = _children(doc.units)
-        self.spans: list[_Span] = []
+    doc: ParsedDocument
+    fits: Callable[[int, int], bool]
+    kids: dict[int, list[int]]
 
-    def fits(self, start: int, end: int) -> bool:
-        return self.count(self.doc.text[start:end]) <= self.max
 
-    def run(self) -> list[_Span]:
-        self.siblings(self.roots)
-        return self.spans
-
-    def siblings(self, idxs: list[int], parent: int | None = None, lead: int | None = None) -> None:
-        """Emit sibling units; the parent's lead text (from offset lead) joins the first sibling when it fits."""
-        units = self.doc.units
-        k = 0
-        while k < len(idxs):
-            i = idxs[k]
-            start = units[i].start
-            if k == 0 and lead is not None and parent is not None and lead < start:
-                if self.fits(lead, units[i].end):
-                    start = lead
-                else:
-                    self.cut(lead, start, parent)  # the lead alone
-            j = k
-            if units[i].kind in _PACKABLE and i not in self.kids:
-                while (j + 1 < len(idxs) and units[idxs[j + 1]].kind == units[i].kind
-                       and idxs[j + 1] not in self.kids and self.fits(start, units[idxs[j + 1]].end)):
-                    j += 1
-            if j > k:
-                self.spans.append(_Span(start, units[idxs[j]].end, i, idxs[j], 0))
+def _siblings(plan: _Plan, idxs: list[int], out: list[_Span], parent: int = -1, lead: int = -1) -> None:
+    """Emit sibling units; the parent's lead text (from offset lead) joins the first sibling if it fits."""
+    units = plan.doc.units
+    k = 0
+    while k < len(idxs):
+        i = idxs[k]
+        start = units[i].start
+        if k == 0 and parent >= 0 and 0 <= lead < start:
+            if plan.fits(lead, units[i].end):
+                start = lead
             else:
-                self.unit(i, start)
-            k = j + 1
-
-    def unit(self, i: int, start: int) -> None:
-        u = self.doc.units[i]
-        kids = self.kids.get(i, [])
-        if u.kind not in _CONTAINERS and self.fits(start, u.end):
-            self.spans.append(_Span(start, u.end, i, i, 0))
-        elif not kids:
-            self.cut(start, u.end, i)
-        elif u.kind in ("phan", "chuong", "muc"):
-            # A chapter heading is its own small chunk, so that every Điều starts a chunk of its own.
-            self.cut(start, self.doc.units[kids[0]].start, i)
-            self.siblings(kids)
+                _cut(plan, lead, start, parent, out)  # the lead alone
+        j = k
+        if units[i].kind in _PACKABLE and i not in plan.kids:
+            while (j + 1 < len(idxs) and units[idxs[j + 1]].kind == units[i].kind
+                   and idxs[j + 1] not in plan.kids and plan.fits(start, units[idxs[j + 1]].end)):
+                j += 1
+        if j > k:
+            out.append(_Span(start, units[idxs[j]].end, i, idxs[j], 0))
         else:
-            self.siblings(kids, parent=i, lead=start)
+            _unit(plan, i, start, out)
+        k = j + 1
 
-    def cut(self, start: int, end: int, i: int) -> None:
-        """Emit text[start:end] of unit i, packed by sentences (then words) when over budget."""
-        text = self.doc.text
-        end = trim_end(text, start, end)
-        if end <= start:
-            return
-        if self.fits(start, end):
-            self.spans.append(_Span(start, end, i, i, 0))
-            return
-        pieces = _pieces(text, start, end, self.fits)
-        for n, (s, e) in enumerate(pieces, 1):
-            self.spans.append(_Span(s, e, i, i, n))
+
+def _unit(plan: _Plan, i: int, start: int, out: list[_Span]) -> None:
+    """Emit unit i whole when it fits, else its children (or sentence slices when it has none)."""
+    u = plan.doc.units[i]
+    kids = plan.kids.get(i, [])
+    if u.kind not in _CONTAINERS and plan.fits(start, u.end):
+        out.append(_Span(start, u.end, i, i, 0))
+    elif not kids:
+        _cut(plan, start, u.end, i, out)
+    elif u.kind in ("phan", "chuong", "muc"):
+        # A chapter heading is its own small chunk, so that every Điều starts a chunk of its own.
+        _cut(plan, start, plan.doc.units[kids[0]].start, i, out)
+        _siblings(plan, kids, out)
+    else:
+        _siblings(plan, kids, out, parent=i, lead=start)
+
+
+def _cut(plan: _Plan, start: int, end: int, i: int, out: list[_Span]) -> None:
+    """Emit text[start:end] of unit i, packed by sentences (then words) when over budget."""
+    text = plan.doc.text
+    end = trim_end(text, start, end)
+    if end <= start:
+        return
+    if plan.fits(start, end):
+        out.append(_Span(start, end, i, i, 0))
+        return
+    for n, (s, e) in enumerate(_pieces(text, start, end, plan.fits), 1):
+        out.append(_Span(s, e, i, i, n))
 
 
 def _pieces(text: str, start: int, end: int, fits: Callable[[int, int], bool]) -> list[tuple[int, int]]:
@@ -142,18 +137,24 @@ def _pieces(text: str, start: int, end: int, fits: Callable[[int, int], bool]) -
 
 
 def _word_pieces(text: str, start: int, end: int, fits: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    """Greedy runs of whole words; galloping search keeps a 100k-word line from costing quadratic time."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
     out: list[tuple[int, int]] = []
-    cur: int | None = None
-    last = start
-    for m in _WORD.finditer(text, start, end):
-        if cur is None:
-            cur = m.start()
-        elif not fits(cur, m.end()):
-            out.append((cur, last))
-            cur = m.start()
-        last = m.end()
-    if cur is not None:
-        out.append((cur, last))
+    k = 0
+    while k < len(words):
+        first = words[k][0]
+        lo, step = k, 1  # words[k..lo] fit (a single word always goes, even when over budget)
+        while lo + step < len(words) and fits(first, words[lo + step][1]):
+            lo, step = lo + step, step * 2
+        hi = min(lo + step, len(words)) - 1  # the answer lies in [lo, hi]
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(first, words[mid][1]):
+                lo = mid
+            else:
+                hi = mid - 1
+        out.append((first, words[lo][1]))
+        k = lo + 1
     return out
 
 
@@ -249,14 +250,16 @@ def _gaps(text: str, spans: list[_Span]) -> list[_Span]:
 def chunk_document(
     doc: ParsedDocument, *, max_tokens: int = 400, count_tokens: TokenCounter | None = None
 ) -> list[Chunk]:
-    """Chunks in reading order; every chunk's text is doc.text[start:end] and no non-blank text is left out."""
+    """Chunks in reading order; each text is doc.text[start:end] and no non-blank text is left out."""
     count = count_tokens or estimate_tokens
-    chunker = _Chunker(doc, max_tokens, count)
-    spans = chunker.run()
+    roots, kids = _children(doc.units)
+    plan = _Plan(doc, lambda a, b: count(doc.text[a:b]) <= max_tokens, kids)
+    spans: list[_Span] = []
+    _siblings(plan, roots, spans)
     spans += _gaps(doc.text, spans)
     spans.sort(key=lambda s: (s.start, s.end))
     label = document_label(doc)
-    parents: dict[int, int] = {k: p for p, ks in chunker.kids.items() for k in ks}
+    parents: dict[int, int] = {k: p for p, ks in kids.items() for k in ks}
     chunks = []
     for n, span in enumerate(spans):
         ancestors: list[int] = []
@@ -264,5 +267,5 @@ def chunk_document(
         while a is not None:
             ancestors.insert(0, a)
             a = parents.get(a)
-        chunks.append(_chunk(doc, span, n, label, ancestors, chunker.kids))
+        chunks.append(_chunk(doc, span, n, label, ancestors, kids))
     return chunks

@@ -107,7 +107,7 @@ def normalize_doc_number(raw: str) -> str:
 
 def find_doc_references(text: str) -> list[DocReference]:
     """Every document number in text, normalised, with offsets."""
-    return [DocReference(number=_format(m), raw=m.group(0), start=m.start(), end=m.end()) for m in _iter_numbers(text)]
+    return [DocReference(_format(m), m.group(0), m.start(), m.end()) for m in _iter_numbers(text)]
 
 
 def number_year(number: str) -> str | None:

@@ -10,9 +10,10 @@ _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, h�
 _MODIFIERS = frozenset("\u0302\u0306\u031b")  # circumflex (â ê ô), breve (ă), horn (ơ ư)
 _VOWELS = frozenset("aeiouy")
 _INITIALS = frozenset(
-    "b c ch d đ g gh gi h k kh l m n ng ngh nh p ph qu r s t th tr v x".split() + [""]
+    ["", "b", "c", "ch", "d", "đ", "g", "gh", "gi", "h", "k", "kh", "l", "m", "n", "ng", "ngh", "nh",
+     "p", "ph", "qu", "r", "s", "t", "th", "tr", "v", "x"]
 )
-_FINALS = frozenset("c ch m n ng nh p t".split() + [""])
+_FINALS = frozenset(["", "c", "ch", "m", "n", "ng", "nh", "p", "t"])
 
 _WORD = re.compile(r"[^\W\d_]+")
 _SPACES = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
@@ -119,7 +120,8 @@ def _repair_pdf_lines(text: str) -> str:
         cur = line.strip()
         if out and out[-1] and cur:
             prev = out[-1]
-            if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and prev[-2].islower() and cur[0].islower():
+            split_word = prev.endswith("-") and len(prev) > 1 and prev[-2].islower() and cur[0].islower()
+            if split_word:
                 # A hyphen at a line end between two Vietnamese syllables stands for a space;
                 # inside a foreign word it is a split word.
                 head = prev[:-1].rsplit(" ", 1)[-1]

@@ -26,6 +26,7 @@ from rag.types import DocumentMeta, Footnote, ParsedDocument, SourceDocument, Un
 
 __all__ = ["find_doc_references", "normalize_doc_number", "parse_document", "prepare_text"]
 
+_ESCAPABLE = "\\`*_{}[]()#+-.!|>~<"
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)(?:\s+#+)?$", re.MULTILINE)
 _HRULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$", re.MULTILINE)
@@ -47,6 +48,7 @@ _LEGAL_TYPES = frozenset({"luật", "bộ luật", "hiến pháp", "pháp lệnh
 _FRONT_MATTER_KEYS = ("title", "doc_type", "number", "issued_date", "issuer", "parent_issuer", "place",
                       "subject", "signer", "signer_title")
 _PLACEHOLDER = 0xE000  # private-use code points stand in for escaped Markdown characters
+_RESTORE = {_PLACEHOLDER + ord(c): c for c in _ESCAPABLE}
 
 
 def _markdown_to_text(md: str) -> str:
@@ -66,7 +68,7 @@ def _markdown_to_text(md: str) -> str:
         if not n:
             break
     text = html.unescape(text)
-    return re.sub(r"[\ue000-\ue0ff]", lambda m: chr(ord(m[0]) - _PLACEHOLDER), text)
+    return text.translate(_RESTORE)
 
 
 def _relocate_footnotes(text: str) -> str:
@@ -88,7 +90,7 @@ def _join_broken(m: re.Match[str]) -> str:
 def prepare_text(source: SourceDocument) -> str:
     """The normalised, markup-free text every offset of the parsed document points into."""
     text = normalize_text(source.text, from_pdf=source.format == "pdf")
-    if source.format in ("md", "html"):
+    if source.format == "md":
         text = normalize_text(_markdown_to_text(text))
     text = _relocate_footnotes(text)
     if source.format != "txt":
@@ -114,10 +116,21 @@ def _footnotes(text: str, start: int) -> tuple[list[Footnote], list[Unit]]:
 
 
 def _apply_front_matter(meta: DocumentMeta, fm: dict[str, str]) -> DocumentMeta:
-    values = {k: fm[k].strip() for k in _FRONT_MATTER_KEYS if isinstance(fm.get(k), str) and fm[k].strip()}
-    if "number" in values:
-        values["number"] = normalize_doc_number(values["number"])
-    return replace(meta, **values)
+    """Non-blank front matter values win over what the parser found."""
+    v = {k: fm[k].strip() for k in _FRONT_MATTER_KEYS if isinstance(fm.get(k), str) and fm[k].strip()}
+    return replace(
+        meta,
+        title=v.get("title", meta.title),
+        doc_type=v.get("doc_type", meta.doc_type),
+        number=normalize_doc_number(v["number"]) if "number" in v else meta.number,
+        issued_date=v.get("issued_date", meta.issued_date),
+        issuer=v.get("issuer", meta.issuer),
+        parent_issuer=v.get("parent_issuer", meta.parent_issuer),
+        place=v.get("place", meta.place),
+        subject=v.get("subject", meta.subject),
+        signer=v.get("signer", meta.signer),
+        signer_title=v.get("signer_title", meta.signer_title),
+    )
 
 
 def parse_document(source: SourceDocument, doc_id: str) -> ParsedDocument:

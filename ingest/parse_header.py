@@ -58,7 +58,7 @@ def _fix_proper(s: str) -> str:
 
 
 def agency_case(line: str) -> str:
-    """Readable casing of an upper-case agency line: "SỞ THÔNG TIN VÀ TRUYỀN THÔNG" → "Sở Thông tin và Truyền thông"."""
+    """Readable casing of an upper-case agency line ("SỞ THÔNG TIN VÀ TRUYỀN THÔNG" → "Sở Thông tin và…")."""
     if not line.isupper():
         return line
     words = line.split()
@@ -128,7 +128,7 @@ def _continuation(lines: list[Line], i: int) -> int:
 def _title_from_type(kind: str, name: str, text: str, after: int) -> str:
     """"Luật" + "TRẬT TỰ, AN TOÀN…" → "Luật Trật tự, an toàn…", spelled as the enacting formula spells it."""
     low = name.lower() if name.isupper() else name
-    body = _cap(low) if kind in _NAMED_TYPES else low
+    body = _cap(low) if kind in _NAMED_TYPES else low[:1].lower() + low[1:]
     title = _fix_proper(f"{_cap(kind)} {body}".strip())
     folded = fold_accents(text)
     idx = folded.find(fold_accents(title), after)
@@ -205,6 +205,8 @@ def parse_header(text: str, end: int) -> tuple[DocumentMeta, int]:
         kind = "công văn"
     if "name" in fields and kind:
         title = _title_from_type(kind, fields["name"], text, header_end)
+    elif subject and "kind" in fields:
+        title = _title_from_type(kind or "", subject, text, header_end)  # "Quyết định về việc …"
     elif subject:
         title = _cap(re.sub(r"^(?:V/[vV]|Về việc)\s*", "", subject))
     else:

@@ -126,38 +126,32 @@ def _dispatch_headings(text: str, start: int, end: int) -> list[_Heading]:
     last_item = 0
     in_item = False
     item_marker = ""  # bullet marker used under the current item
-    counters: dict[tuple[int, int], int] = {}  # (index of parent heading, level) → bullets so far
+    parents = (-1, -1)  # heading index of the open section and of the open item
+    counters: dict[tuple[int, int], int] = {}  # parent (section, item or -1) → bullets so far
     lines = [ln for ln in text_lines(text, start, end) if ln.text]
     for i, line in enumerate(lines):
         s = line.text
         if (m := _SECTION.match(s)) and roman_value(m[1]) == last_section + 1:
             last_section, last_item, in_item = roman_value(m[1]), 0, False
+            parents = (len(heads), -1)
             heads.append(_Heading(line.start, 0, "section", m[1], m[2].strip().rstrip(":").strip()))
         elif (m := _ITEM.match(s)) and int(m[1]) == last_item + 1:
             last_item, in_item, item_marker = int(m[1]), True, ""
+            parents = (parents[0], len(heads))
             heads.append(_Heading(line.start, 1, "item", f"{m[1]}{m[2]}", _lead_title(m[3])))
         elif m := _BULLET.match(s):
             # A "*" after "-" bullets is a note for the whole section, not one more bullet of the item.
             nested = in_item and not (m[1] == "*" and item_marker not in ("", "*"))
             in_item = nested
             item_marker = m[1] if nested else item_marker
-            level = 2 if nested else 1
-            parent = _parent_index(heads, level)
-            n = counters.get((parent, level), 0) + 1
-            counters[(parent, level)] = n
-            heads.append(_Heading(line.start, level, "bullet", f"•{n}", ""))
+            parent = parents if nested else (parents[0], -1)
+            counters[parent] = n = counters.get(parent, 0) + 1
+            heads.append(_Heading(line.start, 2 if nested else 1, "bullet", f"•{n}", ""))
         elif i == len(lines) - 1 and _SENTENCE_END.search(s) and heads:
             heads.append(_Heading(line.start, 0, "paragraph", "Đoạn kết", ""))
         elif heads and heads[-1].kind == "bullet" and heads[-1].level == 2:
             heads.append(_Heading(line.start, 2, None, "", ""))  # the paragraph continues the item
     return heads
-
-
-def _parent_index(heads: list[_Heading], level: int) -> int:
-    for j in range(len(heads) - 1, -1, -1):
-        if heads[j].kind is not None and heads[j].level < level:
-            return j
-    return -1
 
 
 def _lead_title(rest: str) -> str:

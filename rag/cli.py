@@ -160,6 +160,99 @@ def bench_embed(
     _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
 
 
+from evals.cli import eval_alqac_command, eval_command  # noqa: E402 - registered last, kept out of this module
+
+app.command("eval")(eval_command)
+app.command("eval-alqac")(eval_alqac_command)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT, 8000)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
+    from api.app import serve as serve_api
+    from api.security import InsecureBind, check_bind
+
+    _setup_logging(verbose=log_level in ("info", "debug"))
+    base = get_settings()
+    settings = base.model_copy(update={"host": host or base.host, "port": port or base.port})
+    try:
+        check_bind(settings)
+    except InsecureBind as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve_api(settings, log_level=log_level)
+
+
+@app.command("bench-api")
+def bench_api(
+    url: Annotated[str, typer.Option(help="Base URL of a running server (loopback only)")] = "http://127.0.0.1:8000",
+    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
+    requests: Annotated[int, typer.Option(min=1)] = 200,
+    api_key: Annotated[str | None, typer.Option(envvar="POLICYQA_BENCH_KEY", help="Bearer key if needed")] = None,
+) -> None:
+    """Latency p50/p95 and requests/s of POST /v1/ask under concurrent clients (prints JSON)."""
+    from api.bench import run_bench
+
+    try:
+        _print_json(run_bench(url, concurrency=concurrency, requests=requests, api_key=api_key))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ui(
+    api: Annotated[str | None, typer.Option("--api", help="Base URL of a policyqa API to answer from "
+                                            "(default: this process opens the local store)")] = None,
+    key: Annotated[str | None, typer.Option("--key", envvar="POLICYQA_UI_API_KEY",
+                                            help="Bearer key sent to the API (--api)")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 7860,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the chat UI alone at /ui, against a remote API (--api URL) or the local store."""
+    from api.security import InsecureBind, check_bind
+    from ui.app import serve_ui
+
+    _setup_logging(verbose=log_level in ("info", "debug"))
+    base = get_settings()
+    settings = base.model_copy(update={"host": host or base.host, "port": port})
+    try:
+        check_bind(settings)
+    except InsecureBind as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve_ui(settings, api_url=api, api_key=key, log_level=log_level)
+
+
+feedback_app = typer.Typer(no_args_is_help=True, help="Feedback (👍/👎) given in the chat UI.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON")] = False
+                    ) -> None:
+    """Every rating with its question, answer, citations, comment and settings, oldest first."""
+    from ui.feedback import FeedbackStore
+
+    store = FeedbackStore(get_settings().feedback_path)
+    try:
+        rows = store.export()
+    finally:
+        store.close()
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        mark = "+1" if r["rating"] > 0 else "-1"
+        comment = f"  | {r['comment']}" if r["comment"] else ""
+        typer.echo(f"{r['updated_at']}  {mark}  {r['question'][:70]}{comment}")
+
+
 def main() -> None:
     """Console entry point."""
     app()

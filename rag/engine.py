@@ -9,6 +9,7 @@ from typing import Any
 from ingest.docstore import DocStore
 from ingest.store import Store
 from ingest.vectorstore import VectorStore, make_client
+from rag.llm import load_generator
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,14 @@ def load_embedder(settings: Settings) -> Any:
     return load_embeddings(settings)
 
 
-def open_engine(settings: Settings, embedder: Any | None = None, client: Any | None = None) -> Engine:
+def open_engine(settings: Settings, embedder: Any | None = None, client: Any | None = None,
+                generator: Any | None = None) -> Engine:
     """Open (or create) the store under settings.data_dir with the given or configured embedder."""
     embedder = embedder if embedder is not None else load_embedder(settings)
     client = client if client is not None else make_client(settings)
     vectors = VectorStore(client, settings.collection, embedder.model_id)
     docstore = DocStore(settings.docstore_path)
-    return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder))
+    # The LLM (a local GGUF model in llamacpp mode) is loaded here, once per engine; None = extractive.
+    generator = generator if generator is not None else load_generator(settings)
+    return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder),
+                  generator=generator)

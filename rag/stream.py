@@ -1,4 +1,10 @@
-"""Answer as a stream of typed events (status, token, citations, done, error) for SSE and the chat UI."""
+"""Answer as a stream of typed events (status, token, citations, done, error) for SSE and the chat UI.
+
+With an LLM configured, `token` events carry the model's raw, unverified text as it is generated; the
+verifier then keeps only supported sentences and renumbers their markers, so clients must replace the
+streamed text with `done.answer` (the `status` event with `"verified": true` announces it). Without an
+LLM the tokens are the verified answer itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from rag.answer import answer
+from rag.answer import iter_answer
 from rag.types import Answer, Filters, Hit, Turn
 
 EventType = Literal["status", "token", "citations", "done", "error"]
@@ -57,14 +63,28 @@ def answer_events(question: str, history: Sequence[Turn] = (), filters: Filters 
                   engine: Any, top_k: int | None = None, generator: Any | None = None) -> Iterator[Event]:
     """Run the answering entry point and report it as events; the last event is `done` or `error`."""
     yield Event("status", {"stage": "retrieving"})
+    streamed = False
     try:
-        ans = answer(question, history, filters, engine=engine, top_k=top_k, generator=generator)
+        steps = iter_answer(question, history, filters, engine=engine, top_k=top_k, generator=generator)
+        while True:
+            try:
+                token = next(steps)
+            except StopIteration as finished:
+                ans: Answer = finished.value
+                break
+            if not streamed:
+                yield Event("status", {"stage": "generating"})
+                streamed = True
+            yield Event("token", {"text": token})
     except Exception as exc:  # reported as an event; the HTTP layer decides what detail to show
         yield Event("error", {"title": exc.__class__.__name__, "detail": "the question could not be answered"})
         return
-    yield Event("status", {"stage": "answering", "abstained": ans.abstained})
-    for piece in _pieces(ans.text):
-        yield Event("token", {"text": piece})
+    if streamed:  # the streamed draft is replaced by the verified text in `done`
+        yield Event("status", {"stage": "answering", "abstained": ans.abstained, "verified": True})
+    else:
+        yield Event("status", {"stage": "answering", "abstained": ans.abstained})
+        for piece in _pieces(ans.text):
+            yield Event("token", {"text": piece})
     yield Event("citations", {"citations": [asdict(c) for c in ans.citations],
                               "related": [hit_to_json(h) for h in ans.related]})
     yield Event("done", answer_to_json(ans))

@@ -1,0 +1,94 @@
+"""The FastAPI application factory and the `serve` entry point."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import install_error_handlers
+from api.lifecycle import EngineSlot, lifespan
+from api.limits import MAX_JSON_BYTES, MULTIPART_OVERHEAD, BodyLimitMiddleware
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import ask, documents, health, openai_compat, search
+from api.security import KeyRing, RateLimiter, check_bind
+from rag.engine import Engine
+from rag.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Hỏi đáp có trích dẫn trên văn bản hành chính và pháp luật Việt Nam (question answering with verified
+citations over Vietnamese government documents).
+
+* **Auth**: `Authorization: Bearer <key>` with keys from `POLICYQA_API_KEYS` (`key:reader`, `key:admin`).
+  With no keys configured the server only runs on loopback and everything is open.
+* **Errors** are RFC 9457 `application/problem+json`.
+* **Streaming**: `POST /v1/ask` with `Accept: text/event-stream` (or `"stream": true`) sends typed events.
+"""
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
+               embedder: Any | None = None) -> FastAPI:
+    """Build the app; the lifespan loads the embedder (unless given) and opens the store (unless an engine is
+    injected)."""
+    settings = settings or get_settings()
+    check_bind(settings)
+    keys = KeyRing(settings)  # parses POLICYQA_API_KEYS: a malformed entry fails here, at startup
+    app = FastAPI(title="policyqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  openapi_tags=[{"name": "ask"}, {"name": "search"}, {"name": "documents"},
+                                {"name": "openai"}, {"name": "health"}])
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.metrics = ApiMetrics()
+    app.state.engine_slot = EngineSlot(settings, engine=engine, embedder=embedder)
+    app.state.engine = engine
+    install_error_handlers(app)
+    for module in (ask, search, documents, openai_compat, health):
+        app.include_router(module.router)
+    # Middleware added last runs first: metrics see every response, including 413s from the body limit.
+    app.add_middleware(BodyLimitMiddleware, json_limit=MAX_JSON_BYTES,
+                       upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD, upload_path="/v1/documents")
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # CORS stays off unless configured
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    _finish_openapi(app, keys.open)
+    # UI: the lead adds `from ui.app import mount_ui; mount_ui(app, settings)` here (/ui; it also redirects /).
+    return app
+
+
+def _finish_openapi(app: FastAPI, open_mode: bool) -> None:
+    """Error responses are application/problem+json only (FastAPI also lists application/json for a model);
+    with no keys configured the bearer key is optional, and the document says so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for op in item.values():
+                    for code, resp in op.get("responses", {}).items():
+                        content = resp.get("content", {})
+                        if code[:1] in "45" and "application/problem+json" in content:
+                            content.pop("application/json", None)
+                    if open_mode and op.get("security"):
+                        op["security"] = [{}, *op["security"]]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def serve(settings: Settings, *, log_level: str = "info") -> None:
+    """Run the API under uvicorn on settings.host:settings.port (refusing an open non-loopback bind)."""
+    import uvicorn
+
+    check_bind(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, proxy_headers=False,
+                server_header=False, timeout_graceful_shutdown=10)

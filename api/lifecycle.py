@@ -1,0 +1,72 @@
+"""Load the embedder and open the store once per process; reopen the store later if it was down at start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from ingest.vectorstore import EmbeddingMismatch, StoreUnavailable
+from rag.engine import Engine, load_embedder, open_engine
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REOPEN_INTERVAL_S = 5.0
+
+
+class EngineSlot:
+    """Holds the engine; when the store could not be opened, retries at most every REOPEN_INTERVAL_S."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None, embedder: Any | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.embedder = embedder if embedder is not None else getattr(engine, "embedder", None)
+        self.error: Exception | None = None
+        self._last_try = 0.0
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Try to open the store with the loaded embedder; remember the error instead of raising."""
+        self._last_try = time.monotonic()
+        try:
+            self.engine = await run_in_threadpool(open_engine, self.settings, self.embedder)
+            self.error = None
+        except (StoreUnavailable, EmbeddingMismatch) as exc:
+            log.error("store not available: %s", exc)
+            self.error = exc
+
+    async def get(self) -> Engine:
+        """The engine, or the store error (translated to 503 by the error handlers)."""
+        if self.engine is not None:
+            return self.engine
+        async with self._lock:
+            if self.engine is None and time.monotonic() - self._last_try >= REOPEN_INTERVAL_S:
+                await self.open()
+        if self.engine is not None:
+            return self.engine
+        raise self.error or StoreUnavailable("the store is not open yet")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open what the app needs once; close only what it opened itself (tests inject their engine)."""
+    slot: EngineSlot = app.state.engine_slot
+    owned = slot.engine is None
+    if owned:
+        if slot.embedder is None:
+            log.info("loading embedder %s", slot.settings.embedding_model)
+            slot.embedder = await run_in_threadpool(load_embedder, slot.settings)
+        await slot.open()
+    app.state.engine = slot.engine
+    try:
+        yield
+    finally:
+        if owned and slot.engine is not None:
+            slot.engine.close()

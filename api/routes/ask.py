@@ -1,0 +1,76 @@
+"""POST /v1/ask: an answer with verified citations, as JSON or as typed server-sent events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Header
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
+from api.limits import check_question
+from api.metrics import ApiMetrics
+from api.schemas import AnswerOut, AskRequest, problem_responses
+from api.sse import event_stream, events_off_loop, sse, wants_event_stream
+from rag.answer import answer
+from rag.engine import Engine
+from rag.stream import answer_events
+from rag.types import Filters, Turn
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["ask"])
+
+_SSE_EXAMPLE = (
+    'event: status\ndata: {"stage": "retrieving"}\n\n'
+    'event: status\ndata: {"stage": "answering", "abstained": false}\n\n'
+    'event: token\ndata: {"text": "Thông "}\n\n'
+    'event: token\ndata: {"text": "tin "}\n\n'
+    'event: citations\ndata: {"citations": [{"n": 1, "breadcrumb": "Công văn /STTTT-TTBCXB › I. › 1)", '
+    '"quote": "…", "start": 812, "end": 905}], "related": []}\n\n'
+    'event: done\ndata: {"answer": "Thông tin … [1].", "abstained": false, "citations": […]}\n\n')
+
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The answer as JSON, or as server-sent events (`status`, `token`, `citations`, then `done` "
+                   "with the full answer object, or `error` with problem fields) when `Accept: "
+                   "text/event-stream` is sent or `stream` is true.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}}}}
+
+
+async def _answer_stream(question: str, history: list[Turn], filters: Filters | None, engine: Engine,
+                         top_k: int | None, metrics: ApiMetrics) -> AsyncIterator[str]:
+    events = answer_events(question, history, filters, engine=engine, top_k=top_k)
+    async for ev in events_off_loop(events):
+        if ev.type == "done":
+            metrics.answers.labels(outcome="abstained" if ev.data.get("abstained") else "answered",
+                                   endpoint="ask").inc()
+        elif ev.type == "error":
+            log.warning("streamed answer failed: %s", ev.data.get("detail"))
+            metrics.record_answer(None, "ask")
+        yield sse(ev.type, ev.data)
+
+
+@router.post("/ask", response_model=AnswerOut, summary="Answer a question with citations",
+             responses={**STREAM_RESPONSE, **problem_responses(400, 401, 403, 413, 422, 429, 503)})
+async def ask(body: AskRequest, principal: Reader, engine: EngineDep, settings: SettingsDep,
+              metrics: MetricsDep,
+              accept: str | None = Header(default=None, include_in_schema=False)) -> AnswerOut | Response:
+    """Answer from the stored documents. Every sentence cites a passage ([n] markers) whose exact quote and
+    offsets are returned; when the documents do not answer, `abstained` is true and `related` lists the
+    closest passages instead."""
+    check_question(body.question, len(body.history), max_chars=settings.max_question_chars,
+                   max_turns=settings.max_history_turns)
+    history = [t.to_turn() for t in body.history]
+    filters = body.filters.to_filters() if body.filters else None
+    if body.stream or wants_event_stream(accept):
+        return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics))
+    try:
+        ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k)
+    except Exception:
+        metrics.record_answer(None, "ask")
+        raise
+    metrics.record_answer(ans, "ask")
+    return AnswerOut.of(ans)

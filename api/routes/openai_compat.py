@@ -1,0 +1,196 @@
+"""OpenAI-compatible chat completions, so OpenAI clients and chat front ends can talk to the bot."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
+from api.errors import Unprocessable
+from api.limits import check_question
+from api.metrics import ApiMetrics
+from api.schemas import EXAMPLE_QUESTION, HISTORY_CEILING, QUESTION_CEILING, CitationOut, problem_responses
+from api.sse import event_stream, events_off_loop, sse
+from rag.answer import answer
+from rag.engine import Engine
+from rag.stream import answer_events
+from rag.types import Answer, Turn
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+MODEL_ID = "policyqa"
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(max_length=50)
+    text: str | None = Field(default=None, max_length=QUESTION_CEILING * 4)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: (Annotated[str, Field(max_length=QUESTION_CEILING * 4)]
+              | Annotated[list[ContentPart], Field(max_length=100)] | None) = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type in ("text", "input_text"))
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI request; sampling options are accepted for compatibility and ignored (answers are
+    verified extracts, not samples)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {"model": MODEL_ID, "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]},
+        {"model": MODEL_ID, "stream": True, "messages": [
+            {"role": "system", "content": "Trả lời bằng tiếng Việt."},
+            {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
+            {"role": "assistant", "content": "Đẩy mạnh phổ biến, tuyên truyền các nội dung trên [1]."},
+            {"role": "user", "content": "Còn UBND các huyện thì sao?"}]}]})
+
+    model: str = Field(default=MODEL_ID, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=HISTORY_CEILING + 10)
+    stream: bool = False
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is produced")
+    user: str | None = Field(default=None, max_length=200)
+
+
+class ChatMessageOut(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ChatMessageOut
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = Field(description="Approximate (whitespace-separated words)")
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    citations: list[CitationOut] = Field(description="The passages behind the [n] markers in the content")
+    abstained: bool
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "policyqa"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def split_messages(messages: list[ChatMessage], max_turns: int) -> tuple[str, list[Turn]]:
+    """The last user message is the question; earlier user/assistant turns (the most recent `max_turns`) are
+    the history. Chat front ends resend whole conversations, so older turns are dropped, not refused."""
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last_user is None:
+        raise Unprocessable("body.messages: needs at least one message with role 'user'", errors=[
+            {"loc": ["body", "messages"], "msg": "needs at least one user message", "type": "value_error"}])
+    turns = [Turn(role=m.role, content=m.text()) for m in messages[:last_user]  # type: ignore[arg-type]
+             if m.role in ("user", "assistant") and m.text().strip()]
+    return messages[last_user].text(), turns[-max_turns:] if max_turns else []
+
+
+def _words(*texts: str) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
+    prompt = _words(ans.question, *(t.content for t in history))
+    completion = _words(ans.text)
+    return ChatCompletion(
+        id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model,
+        choices=[Choice(message=ChatMessageOut(content=ans.text))],
+        usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
+        citations=[CitationOut.of(c) for c in ans.citations], abstained=ans.abstained)
+
+
+async def _chunks(question: str, history: list[Turn], engine: Engine, model: str,
+                  metrics: ApiMetrics) -> AsyncIterator[str]:
+    base: dict[str, Any] = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+                            "created": int(time.time()), "model": model}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        return sse(None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+
+    yield chunk({"role": "assistant", "content": ""})
+    async for ev in events_off_loop(answer_events(question, history, None, engine=engine)):
+        if ev.type == "token":
+            yield chunk({"content": ev.data["text"]})
+        elif ev.type == "done":
+            metrics.answers.labels(outcome="abstained" if ev.data.get("abstained") else "answered",
+                                   endpoint="chat").inc()
+            yield chunk({}, "stop", citations=ev.data.get("citations", []),
+                        abstained=bool(ev.data.get("abstained")))
+        elif ev.type == "error":
+            log.warning("streamed chat completion failed: %s", ev.data.get("detail"))
+            metrics.record_answer(None, "chat")
+            # The OpenAI clients raise APIError on an `error` object inside the stream.
+            yield sse(None, {"error": {"message": ev.data.get("detail"), "type": ev.data.get("type"),
+                                       "code": ev.data.get("status")}})
+    yield sse(None, "[DONE]")
+
+
+@router.post("/chat/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
+             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                              "description": "A chat.completion, or chat.completion.chunk events ending with "
+                                             "`data: [DONE]` when `stream` is true; the last chunk carries "
+                                             "`citations`."},
+                        **problem_responses(400, 401, 403, 413, 422, 429, 503)})
+async def chat_completions(body: ChatCompletionRequest, principal: Reader, engine: EngineDep,
+                           settings: SettingsDep, metrics: MetricsDep) -> ChatCompletion | Response:
+    """The last user message is the question and earlier turns the conversation; the reply carries [n]
+    markers and a `citations` field with the quoted passages."""
+    question, history = split_messages(body.messages, settings.max_history_turns)
+    check_question(question, len(history), max_chars=settings.max_question_chars,
+                   max_turns=settings.max_history_turns, field="messages")
+    if body.stream:
+        return event_stream(_chunks(question, history, engine, body.model, metrics))
+    try:
+        ans = await run_in_threadpool(answer, question, history, None, engine=engine)
+    except Exception:
+        metrics.record_answer(None, "chat")
+        raise
+    metrics.record_answer(ans, "chat")
+    return _completion(ans, body.model, history)
+
+
+@router.get("/models", response_model=ModelList, summary="OpenAI-compatible model list",
+            responses=problem_responses(401, 403, 429))
+async def list_models(principal: Reader) -> ModelList:
+    """The one model this server answers as (chat front ends ask for this list first)."""
+    return ModelList(data=[ModelCard(id=MODEL_ID, created=0)])

@@ -1,0 +1,126 @@
+"""The UI's two backends on a real store: in-process over the engine, and HTTP over the real API app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ingest.pipeline import ingest_paths
+from tests.conftest import CORPUS
+from tests.fixtures import make_docx
+from ui.app import mount_ui
+from ui.backend import HttpBackend, InProcessBackend, UploadDenied
+from ui.chat import attach_passages
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "UBND các huyện, thành phố phải làm gì?"
+CORRUPT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage \x00\x01\x02 not a pdf"
+
+
+def done_of(events: Iterator[Any]) -> dict[str, Any]:
+    evs = list(events)
+    assert evs[-1].type == "done", evs[-1]
+    assert any(e.type == "token" for e in evs) and any(e.type == "citations" for e in evs)
+    return evs[-1].data
+
+
+def test_in_process_answer_documents_and_passages(corpus_engine: Any) -> None:
+    backend = InProcessBackend(lambda: corpus_engine, corpus_engine.settings)
+    done = done_of(backend.ask(QUESTION, [], None))
+    assert not done["abstained"] and done["citations"]
+    cited = attach_passages(backend, done["citations"])
+    for c in cited:
+        text = corpus_engine.store.snapshot.docs[c["doc_id"]].text
+        assert text[c["start"]:c["end"]] == c["quote"]
+        offset = c["start"] - c["passage_start"]
+        assert c["passage"][offset:offset + len(c["quote"])] == c["quote"]  # the chunk holds the quote
+    docs = backend.documents()
+    assert docs and all(d["chunks"] > 0 for d in docs)
+    dispatch = next(d for d in docs if d["number"] and d["number"].endswith("STTTT-TTBCXB"))
+    assert dispatch["doc_type"] == "công văn"
+    full = backend.document(dispatch["id"])
+    assert full is not None and full["chunks"] and full["text"]
+    assert backend.document("no-such-doc") is None
+    assert backend.upload_needs_key() is False
+
+
+def test_upload_needs_an_admin_key_when_keys_are_configured(engine_factory: Any) -> None:
+    engine = engine_factory(api_keys="adm-key:admin,rd-key:reader")
+    backend = InProcessBackend(lambda: engine, engine.settings)
+    assert backend.upload_needs_key()
+    files = [("cong-van.docx", make_docx()), ("hong.pdf", CORRUPT_PDF)]
+    for key in (None, "", "rd-key", "wrong"):
+        with pytest.raises(UploadDenied):
+            backend.upload(files, key)
+    assert engine.store.counts() == (0, 0)
+    report = backend.upload(files, "adm-key")
+    assert report["documents"] == 1 and report["added"] > 0
+    assert [f["path"] for f in report["failed"]] == ["hong.pdf"] and report["failed"][0]["error"]
+
+
+def test_engine_not_open_yet_is_reported() -> None:
+    from rag.settings import Settings
+    from ui.backend import BackendUnavailable
+
+    backend = InProcessBackend(lambda: None, Settings())
+    with pytest.raises(BackendUnavailable):
+        list(backend.ask("x", [], None))
+
+
+@pytest.fixture
+def api(engine_factory: Any) -> Iterator[tuple[FastAPI, Any]]:
+    engine = engine_factory("api", api_keys="adm-key:admin,rd-key:reader", rate_limit_per_minute=100_000)
+    assert not ingest_paths(engine.store, [CORPUS]).failed
+    app = create_app(engine.settings, engine)
+    mount_ui(app, engine.settings)
+    mount_ui(app, engine.settings)  # idempotent: create_app may already have mounted it
+    yield app, engine
+
+
+def test_http_backend_matches_in_process(api: tuple[FastAPI, Any]) -> None:
+    app, engine = api
+    with TestClient(app) as client:
+        remote = HttpBackend("http://testserver", engine.settings, key="rd-key", client=client)
+        local = InProcessBackend(lambda: engine, engine.settings)
+        got, want = done_of(remote.ask(QUESTION, [], None)), done_of(local.ask(QUESTION, [], None))
+        assert got["answer"] == want["answer"] and got["citations"] == want["citations"]
+        assert [d["id"] for d in remote.documents()] == [d["id"] for d in local.documents()]
+        doc_id = want["citations"][0]["doc_id"]
+        assert remote.document(doc_id)["text"] == local.document(doc_id)["text"]  # type: ignore[index]
+        assert remote.document("no-such-doc") is None
+        cited = attach_passages(remote, got["citations"])
+        assert all(c["passage"] for c in cited)
+        assert remote.upload_needs_key() is False and remote.settings_snapshot()["embedding_model"]
+
+        with pytest.raises(UploadDenied):
+            remote.upload([("a.docx", make_docx())], None)  # the reader key may not upload
+        refused = remote.upload([("x.zip", b"PK\x03\x04" + b"\x00" * 40)], "adm-key")
+        assert refused["rejected"]
+        report = remote.upload([("cong-van.docx", make_docx())], "adm-key")
+        assert report["documents"] == 2 and not report["failed"]
+
+        unauthorised = HttpBackend("http://testserver", engine.settings, client=client)
+        evs = list(unauthorised.ask(QUESTION, [], None))
+        assert evs[-1].type == "error" and evs[-1].data["title"] == "HTTP 401"
+
+
+def test_mounted_routes(api: tuple[FastAPI, Any]) -> None:
+    app, engine = api
+    with TestClient(app) as client:
+        home = client.get("/", follow_redirects=False)
+        assert home.status_code == 307 and home.headers["location"] == "ui/"
+        page = client.get("/ui/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        doc = next(iter(engine.store.snapshot.docs.values()))
+        chunk = engine.store.snapshot.chunks[doc.chunk_ids[2]]
+        view = client.get(f"/ui-doc/{doc.doc_id}", params={"start": chunk.start, "end": chunk.end})
+        assert view.status_code == 200 and '<mark id="passage"' in view.text
+        assert client.get("/ui-doc/no-such-doc").status_code == 404
+        assert client.get("/ui-doc/x", params={"start": -1}).status_code == 422
+        assert client.get("/v1/documents").status_code == 401  # the API's own auth is untouched

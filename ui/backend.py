@@ -1,0 +1,275 @@
+"""What the UI talks to: the engine in this process, or a remote policyqa API over HTTP.
+
+Both give the same JSON shapes (rag.stream events, rag.cli.document_summary, IngestReport.to_json), so the
+Gradio code does not know which one it has.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from rag.settings import Settings
+from rag.stream import Event, answer_events
+from rag.types import Filters, Turn
+
+log = logging.getLogger(__name__)
+
+
+class BackendUnavailable(RuntimeError):
+    """The engine is not open yet, or the remote API cannot be reached."""
+
+
+class UploadDenied(PermissionError):
+    """The admin key is missing, wrong, or belongs to a reader."""
+
+
+class Backend(Protocol):
+    settings: Settings
+
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+        """Answer events (status, token, citations, done | error)."""
+        ...
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Summaries of the stored documents (rag.cli.document_summary shape)."""
+        ...
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        """One document's summary plus `text` and `chunks` [{id, start, end, text}], or None."""
+        ...
+
+    def upload_needs_key(self) -> bool:
+        """True when uploads must carry an admin key."""
+        ...
+
+    def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
+        """Ingest files; the IngestReport as JSON. Raises UploadDenied."""
+        ...
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        """The settings an answer depended on, recorded with feedback."""
+        ...
+
+
+def _snapshot(settings: Settings) -> dict[str, Any]:
+    return {"answer_mode": settings.answer_mode, "embedding_model": settings.embedding_model,
+            "fusion": settings.fusion, "top_k": settings.top_k, "dense_weight": settings.dense_weight,
+            "llm_model": settings.llm_model}
+
+
+def _too_big(files: Sequence[tuple[str, bytes]], settings: Settings
+             ) -> tuple[list[tuple[str, bytes]], list[dict[str, str]]]:
+    ok, failed = [], []
+    limit_mb = settings.max_upload_bytes / (1024 * 1024)
+    for name, data in files:
+        if len(data) > settings.max_upload_bytes:
+            failed.append({"path": name, "error": f"file larger than the {limit_mb:g} MB limit"})
+        else:
+            ok.append((name, data))
+    return ok, failed
+
+
+class InProcessBackend:
+    """The engine of this process, fetched at call time (the API's lifespan opens it after mounting)."""
+
+    def __init__(self, get_engine: Callable[[], Any], settings: Settings) -> None:
+        self._get_engine = get_engine
+        self.settings = settings
+
+    def _engine(self) -> Any:
+        try:
+            engine = self._get_engine()
+        except AttributeError:
+            engine = None
+        if engine is None:
+            raise BackendUnavailable("the engine is not open yet")
+        return engine
+
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+        yield from answer_events(question, history, filters, engine=self._engine())
+
+    def documents(self) -> list[dict[str, Any]]:
+        from rag.cli import document_summary
+
+        docs = self._engine().store.snapshot.docs.values()
+        return sorted((document_summary(d) for d in docs), key=lambda d: (d["title"] or "", d["id"]))
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        from rag.cli import document_summary
+
+        snap = self._engine().store.snapshot
+        doc = snap.docs.get(doc_id)
+        if doc is None:
+            return None
+        chunks = [snap.chunks[c] for c in doc.chunk_ids if c in snap.chunks]
+        return {**document_summary(doc), "text": doc.text,
+                "chunks": [{"id": c.id, "start": c.start, "end": c.end, "text": c.text,
+                            "breadcrumb": c.breadcrumb} for c in chunks]}
+
+    def upload_needs_key(self) -> bool:
+        return bool(self.settings.parsed_api_keys())
+
+    def _check_admin(self, key: str | None) -> None:
+        keys = self.settings.parsed_api_keys()
+        if not keys:
+            return
+        candidate = (key or "").strip().encode()
+        role = None
+        for known, r in keys.items():  # no early exit: timing does not reveal which key matched
+            if hmac.compare_digest(known.encode(), candidate):
+                role = r
+        if role != "admin":
+            raise UploadDenied("an admin key is required")
+
+    def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
+        from ingest.pipeline import ingest_uploads
+
+        self._check_admin(key)
+        ok, failed = _too_big(files, self.settings)
+        report = ingest_uploads(self._engine().store, ok).to_json() if ok else _empty_report(self._engine())
+        report["failed"] = [*failed, *report["failed"]]  # type: ignore[misc]
+        return report
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        return _snapshot(self.settings)
+
+
+def _empty_report(engine: Any) -> dict[str, Any]:
+    docs, chunks = engine.store.counts()
+    return {"documents": docs, "chunks": chunks, "added": 0, "updated": 0, "removed": 0, "unchanged": 0,
+            "failed": [], "ingested": [], "warnings": [], "seconds": 0.0}
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    """Server-sent events (`event:` + `data:` lines, blank line between) as Events."""
+    kind, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                payload = json.loads("\n".join(data))
+                yield Event(kind, payload)  # type: ignore[arg-type]
+            kind, data = "message", []
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+    if data:
+        yield Event(kind, json.loads("\n".join(data)))  # type: ignore[arg-type]
+
+
+class HttpBackend:
+    """A remote policyqa API (`policyqa ui --api URL`); `key` is sent as a Bearer token for reading."""
+
+    CACHE_SECONDS = 30.0
+
+    def __init__(self, base_url: str, settings: Settings, key: str | None = None,
+                 client: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self.key = key
+        self._client = client or httpx.Client(base_url=self.base_url,
+                                              timeout=httpx.Timeout(120.0, connect=5.0))
+        self._docs: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._remote: dict[str, Any] | None = None  # what the remote reports about its settings
+
+    def _headers(self, key: str | None = None) -> dict[str, str]:
+        key = key or self.key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+        body = {"question": question, "history": [asdict(t) for t in history],
+                "filters": {k: v for k, v in asdict(filters).items() if v} if filters else None,
+                "top_k": None, "stream": True}
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        try:
+            with self._client.stream("POST", "/v1/ask", json=body, headers=headers) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    yield Event("error", {"title": f"HTTP {resp.status_code}", "detail": _problem(resp)})
+                    return
+                yield from parse_sse(resp.iter_lines())
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+
+    def _get(self, path: str) -> httpx.Response:
+        try:
+            return self._client.get(path, headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+
+    def documents(self) -> list[dict[str, Any]]:
+        resp = self._get("/v1/documents")
+        if resp.status_code != 200:
+            raise BackendUnavailable(_problem(resp))
+        data = resp.json()
+        docs = data["documents"] if isinstance(data, dict) else data
+        return sorted(docs, key=lambda d: (d.get("title") or "", d["id"]))
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        cached = self._docs.get(doc_id)
+        if cached and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
+        resp = self._get(f"/v1/documents/{quote(doc_id, safe='')}")
+        if resp.status_code == 404:
+            out = None
+        elif resp.status_code != 200:
+            raise BackendUnavailable(_problem(resp))
+        else:
+            data = resp.json()
+            out = {**data["document"], "text": data["text"], "chunks": data.get("chunks", [])}
+        self._docs[doc_id] = (time.monotonic(), out)
+        return out
+
+    def upload_needs_key(self) -> bool:
+        # The remote decides; ask for a key unless one was given on the command line.
+        return not self.key
+
+    def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
+        multipart = [("files", (name, data, "application/octet-stream")) for name, data in files]
+        try:
+            resp = self._client.post("/v1/documents", files=multipart, headers=self._headers(key))
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+        self._docs.clear()
+        if resp.status_code in (401, 403):
+            raise UploadDenied(_problem(resp))
+        if resp.status_code in (413, 415, 422):
+            # Refused before (or instead of) ingesting: the problem says which file and why.
+            failed = _problem_json(resp).get("failed") or []
+            return {"rejected": _problem(resp), "failed": failed}
+        if resp.status_code >= 400:
+            raise BackendUnavailable(_problem(resp))
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def settings_snapshot(self) -> dict[str, Any]:
+        if self._remote is None:
+            try:
+                resp = self._client.get("/readyz")
+                ok = resp.status_code == 200
+                self._remote = {"embedding_model": resp.json().get("embedder")} if ok else {}
+            except (httpx.HTTPError, ValueError):
+                self._remote = {}
+        return {"api": self.base_url, **self._remote}
+
+
+def _problem_json(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _problem(resp: httpx.Response) -> str:
+    data = _problem_json(resp)
+    return str(data.get("detail") or data.get("title") or f"HTTP {resp.status_code}")
