@@ -21,6 +21,7 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/policyqa ingest
 	$(VENV)/bin/policyqa documents
+	$(VENV)/bin/policyqa serve
 
 ingest: install
 	$(VENV)/bin/policyqa ingest --json

@@ -30,16 +30,27 @@ citations over Vietnamese government documents).
 """
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None, *,
-               embedder: Any | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, *, embedder: Any | None = None
+) -> FastAPI:
     """Build the app; the lifespan loads the embedder (unless given) and opens the store (unless an engine is
     injected)."""
     settings = settings or get_settings()
     check_bind(settings)
     keys = KeyRing(settings)  # parses POLICYQA_API_KEYS: a malformed entry fails here, at startup
-    app = FastAPI(title="policyqa", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  openapi_tags=[{"name": "ask"}, {"name": "search"}, {"name": "documents"},
-                                {"name": "openai"}, {"name": "health"}])
+    app = FastAPI(
+        title="policyqa",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "ask"},
+            {"name": "search"},
+            {"name": "documents"},
+            {"name": "openai"},
+            {"name": "health"},
+        ],
+    )
     app.state.settings = settings
     app.state.keys = keys
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
@@ -50,15 +61,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     for module in (ask, search, documents, openai_compat, health):
         app.include_router(module.router)
     # Middleware added last runs first: metrics see every response, including 413s from the body limit.
-    app.add_middleware(BodyLimitMiddleware, json_limit=MAX_JSON_BYTES,
-                       upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD, upload_path="/v1/documents")
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=MAX_JSON_BYTES,
+        upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        upload_path="/v1/documents",
+    )
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS stays off unless configured
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "Accept"], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+            max_age=600,
+        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     _finish_openapi(app, keys.open)
-    # UI: the lead adds `from ui.app import mount_ui; mount_ui(app, settings)` here (/ui; it also redirects /).
+    # UI: the lead adds `from ui.app import mount_ui; mount_ui(app, settings)` here
+    # (mounted at /ui; it also redirects /).
     return app
 
 
@@ -90,5 +111,12 @@ def serve(settings: Settings, *, log_level: str = "info") -> None:
 
     check_bind(settings)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, proxy_headers=False,
-                server_header=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )

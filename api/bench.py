@@ -39,9 +39,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def run_bench(url: str, *, concurrency: int = 8, requests: int = 200, api_key: str | None = None,
-              warmup: int = 2, timeout_s: float = 120.0) -> dict[str, Any]:
-    """Send `requests` asks from `concurrency` threads (one keep-alive connection each); loopback URLs only."""
+def run_bench(
+    url: str,
+    *,
+    concurrency: int = 8,
+    requests: int = 200,
+    api_key: str | None = None,
+    warmup: int = 2,
+    timeout_s: float = 120.0,
+) -> dict[str, Any]:
+    """Send `requests` asks from `concurrency` threads (one keep-alive connection each); loopback only."""
     host = urlsplit(url).hostname or ""
     if not is_loopback(host):
         raise ValueError(f"bench-api only targets loopback addresses, not {host!r}")
@@ -87,10 +94,16 @@ def run_bench(url: str, *, concurrency: int = 8, requests: int = 200, api_key: s
     wall = time.perf_counter() - started
     ms = [x * 1000 for x in latencies]
     return {
-        "url": endpoint, "concurrency": concurrency, "requests": len(ms), "seconds": round(wall, 3),
+        "url": endpoint,
+        "concurrency": concurrency,
+        "requests": len(ms),
+        "seconds": round(wall, 3),
         "rps": round(len(ms) / wall, 2) if wall else 0.0,
-        "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
-        "p99_ms": round(percentile(ms, 99), 1), "mean_ms": round(statistics.fmean(ms), 1) if ms else 0.0,
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p95_ms": round(percentile(ms, 95), 1),
+        "p99_ms": round(percentile(ms, 99), 1),
+        "mean_ms": round(statistics.fmean(ms), 1) if ms else 0.0,
         "max_ms": round(max(ms), 1) if ms else 0.0,
-        "status": {str(k): v for k, v in sorted(statuses.items())}, "abstained": abstained,
+        "status": {str(k): v for k, v in sorted(statuses.items())},
+        "abstained": abstained,
     }

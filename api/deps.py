@@ -15,8 +15,11 @@ from rag.settings import Settings
 
 # Declared for the OpenAPI document ("Authorize" in /docs); the header itself is parsed by KeyRing so that
 # a malformed header gets a precise 401 instead of being treated as absent.
-_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
-                     description="API key from POLICYQA_API_KEYS (not needed on loopback with no keys configured)")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="API key from POLICYQA_API_KEYS (not needed on loopback with no keys configured)",
+)
 
 
 def get_settings(request: Request) -> Settings:
@@ -38,8 +41,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _principal(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-                     ) -> Principal:
+async def _principal(
+    request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     keys: KeyRing = request.app.state.keys
     principal = keys.authenticate(request.headers.get("authorization"), _client(request))
     limiter: RateLimiter = request.app.state.rate_limiter

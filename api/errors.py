@@ -70,8 +70,15 @@ class ServiceUnavailable(ApiError):
     status, slug = 503, "service-unavailable"
 
 
-def problem(status: int, detail: str, *, request: Request | None = None, slug: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    request: Request | None = None,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """An application/problem+json response."""
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body: dict[str, Any] = {
@@ -106,16 +113,22 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Field paths and messages only: echoing the rejected input back could reflect megabytes or secrets.
     out = []
     for err in exc.errors():
-        out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", "")),
-                    "type": str(err.get("type", ""))})
+        out.append(
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
     return out
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, ApiError):
-        return problem(exc.status, str(exc.detail), request=request, slug=exc.slug, headers=exc.headers,
-                       **exc.extra)
+        return problem(
+            exc.status, str(exc.detail), request=request, slug=exc.slug, headers=exc.headers, **exc.extra
+        )
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
@@ -149,8 +162,9 @@ async def _on_load_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "internal error; the server log has the details", request=request,
-                   slug="internal-error")
+    return problem(
+        500, "internal error; the server log has the details", request=request, slug="internal-error"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -25,8 +25,10 @@ class BodyLimitMiddleware:
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         if scope["method"] == "POST" and scope["path"].rstrip("/") == self.upload_path:
-            return self.upload_limit, f"upload is larger than the {_mib(self.upload_limit)} limit " \
-                                      "(POLICYQA_MAX_UPLOAD_BYTES)"
+            return (
+                self.upload_limit,
+                f"upload is larger than the {_mib(self.upload_limit)} limit (POLICYQA_MAX_UPLOAD_BYTES)",
+            )
         return self.json_limit, f"request body is larger than the {_mib(self.json_limit)} limit"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,17 +64,29 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def check_question(question: str, history_turns: int, *, max_chars: int, max_turns: int,
-                   field: str = "question", location: str = "body") -> None:
+def check_question(
+    question: str,
+    history_turns: int,
+    *,
+    max_chars: int,
+    max_turns: int,
+    field: str = "question",
+    location: str = "body",
+) -> None:
     """Apply the configured question and history limits (422 with the field path)."""
     if not question.strip():
-        raise Unprocessable(f"{location}.{field}: must not be blank", errors=[
-            {"loc": [location, field], "msg": "must not be blank", "type": "value_error"}])
+        raise Unprocessable(
+            f"{location}.{field}: must not be blank",
+            errors=[{"loc": [location, field], "msg": "must not be blank", "type": "value_error"}],
+        )
     if len(question) > max_chars:
         msg = f"is {len(question)} characters; the limit is {max_chars} (POLICYQA_MAX_QUESTION_CHARS)"
-        raise Unprocessable(f"{location}.{field}: {msg}", errors=[
-            {"loc": [location, field], "msg": msg, "type": "string_too_long"}])
+        raise Unprocessable(
+            f"{location}.{field}: {msg}",
+            errors=[{"loc": [location, field], "msg": msg, "type": "string_too_long"}],
+        )
     if history_turns > max_turns:
         msg = f"has {history_turns} turns; the limit is {max_turns} (POLICYQA_MAX_HISTORY_TURNS)"
-        raise Unprocessable(f"body.history: {msg}", errors=[
-            {"loc": ["body", "history"], "msg": msg, "type": "too_long"}])
+        raise Unprocessable(
+            f"body.history: {msg}", errors=[{"loc": ["body", "history"], "msg": msg, "type": "too_long"}]
+        )

@@ -18,18 +18,35 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("policyqa_http_requests", "HTTP requests by route template, method and status",
-                                ["route", "method", "status"], registry=r)
-        self.latency = Histogram("policyqa_http_request_duration_seconds",
-                                 "Time from request start to the last byte of the response",
-                                 ["route", "method", "status"], buckets=LATENCY_BUCKETS, registry=r)
+        self.requests = Counter(
+            "policyqa_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "policyqa_http_request_duration_seconds",
+            "Time from request start to the last byte of the response",
+            ["route", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.in_flight = Gauge("policyqa_http_requests_in_flight", "Requests being served", registry=r)
-        self.answers = Counter("policyqa_answers", "Questions answered, by outcome (answered/abstained/error)",
-                               ["outcome", "endpoint"], registry=r)
-        self.ingest_files = Counter("policyqa_ingest_files", "Uploaded files by result (ingested/unchanged/failed)",
-                                    ["result"], registry=r)
-        self.ingest_requests = Counter("policyqa_ingest_requests", "Upload requests that reached the ingester",
-                                       registry=r)
+        self.answers = Counter(
+            "policyqa_answers",
+            "Questions answered, by outcome (answered/abstained/error)",
+            ["outcome", "endpoint"],
+            registry=r,
+        )
+        self.ingest_files = Counter(
+            "policyqa_ingest_files",
+            "Uploaded files by result (ingested/unchanged/failed)",
+            ["result"],
+            registry=r,
+        )
+        self.ingest_requests = Counter(
+            "policyqa_ingest_requests", "Upload requests that reached the ingester", registry=r
+        )
         self.deleted = Counter("policyqa_documents_deleted", "Documents deleted through the API", registry=r)
         self.rate_limited = Counter("policyqa_rate_limited", "Requests refused with 429", registry=r)
 

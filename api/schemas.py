@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from rag.stream import answer_to_json, hit_to_json
 from rag.types import Answer, Citation, Filters, Hit, StoredDocument, Turn
@@ -15,6 +15,16 @@ from rag.types import Answer, Citation, Filters, Hit, StoredDocument, Turn
 QUESTION_CEILING = 20_000
 HISTORY_CEILING = 200
 TOP_K_MAX = 50
+
+
+def _iso_string(value: object) -> object:
+    # pydantic would read a number as a Unix timestamp; a filter date must be written as YYYY-MM-DD.
+    if not isinstance(value, str | dt.date):
+        raise ValueError("must be an ISO date string (YYYY-MM-DD)")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_string)]
 
 EXAMPLE_QUESTION = "Các cơ quan báo chí cần tuyên truyền những nội dung gì về quyền con người?"
 
@@ -29,17 +39,29 @@ class Problem(BaseModel):
     instance: str | None = Field(default=None, examples=["/v1/ask"])
 
 
-_PROBLEM_TEXT = {400: "Malformed request", 401: "Missing or invalid API key", 403: "The key's role is too low",
-                 404: "No such document", 413: "Body or upload too large", 415: "Unsupported file type",
-                 422: "Invalid field (the detail names it)", 429: "Rate limit exceeded; see Retry-After",
-                 503: "Store unavailable or not ready"}
+_PROBLEM_TEXT = {
+    400: "Malformed request",
+    401: "Missing or invalid API key",
+    403: "The key's role is too low",
+    404: "No such document",
+    413: "Body or upload too large",
+    415: "Unsupported file type",
+    422: "Invalid field (the detail names it)",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "Store unavailable or not ready",
+}
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses an operation can give."""
-    return {code: {"model": Problem, "description": _PROBLEM_TEXT[code],
-                   "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for code in codes}
+    return {
+        code: {
+            "model": Problem,
+            "description": _PROBLEM_TEXT[code],
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in codes
+    }
 
 
 # ---- ask ----------------------------------------------------------------------------------------
@@ -60,37 +82,76 @@ class FiltersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doc_type: str | None = Field(default=None, max_length=100, description="Loại văn bản", examples=["công văn"])
-    number: str | None = Field(default=None, max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"])
+    doc_type: str | None = Field(
+        default=None, max_length=100, description="Loại văn bản", examples=["công văn"]
+    )
+    number: str | None = Field(
+        default=None, max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"]
+    )
     doc_id: str | None = Field(default=None, max_length=200)
-    issuer: str | None = Field(default=None, max_length=200, description="Cơ quan ban hành (substring)",
-                               examples=["Sở Thông tin và Truyền thông"])
-    date_from: dt.date | None = Field(default=None, description="Issued on or after (ISO date)")
-    date_to: dt.date | None = Field(default=None, description="Issued on or before (ISO date)")
+    issuer: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Cơ quan ban hành (substring)",
+        examples=["Sở Thông tin và Truyền thông"],
+    )
+    date_from: IsoDate | None = Field(
+        default=None, description="Issued on or after (ISO date)", examples=["2024-01-01"]
+    )
+    date_to: IsoDate | None = Field(default=None, description="Issued on or before (ISO date)")
 
     def to_filters(self) -> Filters | None:
-        f = Filters(doc_type=self.doc_type, number=self.number, doc_id=self.doc_id, issuer=self.issuer,
-                    date_from=self.date_from.isoformat() if self.date_from else None,
-                    date_to=self.date_to.isoformat() if self.date_to else None)
+        f = Filters(
+            doc_type=self.doc_type,
+            number=self.number,
+            doc_id=self.doc_id,
+            issuer=self.issuer,
+            date_from=self.date_from.isoformat() if self.date_from else None,
+            date_to=self.date_to.isoformat() if self.date_to else None,
+        )
         return f if any(vars(f).values()) else None
 
 
 class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": EXAMPLE_QUESTION},
-        {"question": "Còn Đài Phát thanh – Truyền hình tỉnh thì sao?",
-         "history": [{"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
-                     {"role": "assistant", "content": "Đẩy mạnh phổ biến, tuyên truyền các nội dung trên [1]."}],
-         "filters": {"doc_type": "công văn"}, "top_k": 5},
-    ]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": EXAMPLE_QUESTION},
+                {
+                    "question": "Còn Đài Phát thanh – Truyền hình tỉnh thì sao?",
+                    "history": [
+                        {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
+                        {
+                            "role": "assistant",
+                            "content": "Đẩy mạnh phổ biến, tuyên truyền các nội dung trên [1].",
+                        },
+                    ],
+                    "filters": {"doc_type": "công văn"},
+                    "top_k": 5,
+                },
+            ]
+        },
+    )
 
-    question: str = Field(min_length=1, max_length=QUESTION_CEILING, description="The question (Vietnamese or "
-                          "English); the configured limit POLICYQA_MAX_QUESTION_CHARS applies")
-    history: list[TurnIn] = Field(default_factory=list, max_length=HISTORY_CEILING,
-                                  description="Earlier turns, oldest first (POLICYQA_MAX_HISTORY_TURNS applies)")
+    question: str = Field(
+        min_length=1,
+        max_length=QUESTION_CEILING,
+        description="The question (Vietnamese or "
+        "English); the configured limit POLICYQA_MAX_QUESTION_CHARS applies",
+    )
+    history: list[TurnIn] = Field(
+        default_factory=list,
+        max_length=HISTORY_CEILING,
+        description="Earlier turns, oldest first (POLICYQA_MAX_HISTORY_TURNS applies)",
+    )
     filters: FiltersIn | None = None
-    top_k: int | None = Field(default=None, ge=1, le=TOP_K_MAX, description="Passages given to the composer")
-    stream: bool = Field(default=False, description="Stream typed SSE events (same as Accept: text/event-stream)")
+    top_k: StrictInt | None = Field(
+        default=None, ge=1, le=TOP_K_MAX, description="Passages given to the composer"
+    )
+    stream: StrictBool = Field(
+        default=False, description="Stream typed SSE events (same as Accept: text/event-stream)"
+    )
 
 
 class CitationOut(BaseModel):
@@ -133,24 +194,47 @@ class PassageOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "question": EXAMPLE_QUESTION, "standalone_question": EXAMPLE_QUESTION,
-        "answer": "Thông tin tuyên truyền khẳng định chính sách nhất quán của Việt Nam trong việc bảo vệ và thúc "
-                  "đẩy quyền con người [1].",
-        "abstained": False, "language": "vi",
-        "citations": [{"n": 1, "doc_id": "dispatch-stttt-ttbcxb", "chunk_id": "3f2a…", "title": "thông tin, "
-                       "tuyên truyền về quyền con người", "number": "/STTTT-TTBCXB", "breadcrumb":
-                       "Công văn /STTTT-TTBCXB › I. › 1)", "quote": "Thông tin tuyên truyền khẳng định chính sách "
-                       "nhất quán của Việt Nam trong việc bảo vệ và thúc đẩy quyền con người", "start": 812,
-                       "end": 905}],
-        "related": [], "removed_sentences": 0, "mode": "extractive", "warnings": [],
-        "timings": {"retrieve_ms": 41.2, "compose_ms": 3.9, "total_ms": 45.5}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": EXAMPLE_QUESTION,
+                    "standalone_question": EXAMPLE_QUESTION,
+                    "answer": "Thông tin tuyên truyền khẳng định chính sách nhất quán của Việt Nam "
+                    "trong việc bảo vệ và thúc đẩy quyền con người [1].",
+                    "abstained": False,
+                    "language": "vi",
+                    "citations": [
+                        {
+                            "n": 1,
+                            "doc_id": "dispatch-stttt-ttbcxb",
+                            "chunk_id": "3f2a…",
+                            "title": "thông tin, tuyên truyền về quyền con người",
+                            "number": "/STTTT-TTBCXB",
+                            "breadcrumb": "Công văn /STTTT-TTBCXB › I. › 1)",
+                            "quote": "Thông tin tuyên truyền khẳng định chính sách "
+                            "nhất quán của Việt Nam trong việc bảo vệ và thúc đẩy quyền con người",
+                            "start": 812,
+                            "end": 905,
+                        }
+                    ],
+                    "related": [],
+                    "removed_sentences": 0,
+                    "mode": "extractive",
+                    "warnings": [],
+                    "timings": {"retrieve_ms": 41.2, "compose_ms": 3.9, "total_ms": 45.5},
+                }
+            ]
+        }
+    )
 
     question: str
     standalone_question: str = Field(description="The question after follow-up rewriting")
     answer: str = Field(description="Answer text with [n] citation markers")
-    abstained: bool = Field(description="True when the documents do not answer; `related` then lists the "
-                            "closest passages, which are not an answer")
+    abstained: bool = Field(
+        description="True when the documents do not answer; `related` then lists the "
+        "closest passages, which are not an answer"
+    )
     language: Literal["vi", "en"]
     citations: list[CitationOut]
     related: list[PassageOut]
@@ -282,4 +366,3 @@ class Readiness(BaseModel):
     documents: int
     chunks: int
     vectors: int
-

@@ -47,7 +47,9 @@ def check_bind(settings: Settings, host: str | None = None) -> None:
     if not settings.parsed_api_keys() and not is_loopback(host):
         raise InsecureBind(
             f"refusing to serve on {host}: no API keys are configured, so anyone who can reach this address "
-            "could read and delete documents. Set POLICYQA_API_KEYS='KEY:admin,KEY2:reader' or bind to 127.0.0.1.")
+            "could read and delete documents. Set POLICYQA_API_KEYS='KEY:admin,KEY2:reader' "
+            "or bind to 127.0.0.1."
+        )
 
 
 def fingerprint(key: str) -> str:
@@ -59,7 +61,9 @@ class KeyRing:
     """The configured keys; lookups compare in constant time."""
 
     def __init__(self, settings: Settings) -> None:
-        self._keys: list[tuple[bytes, Role]] = [(k.encode(), r) for k, r in settings.parsed_api_keys().items()]  # type: ignore[misc]
+        self._keys: list[tuple[bytes, Role]] = [
+            (k.encode(), r) for k, r in settings.parsed_api_keys().items()
+        ]  # type: ignore[misc]
 
     @property
     def open(self) -> bool:
@@ -115,15 +119,16 @@ class RateLimiter:
             if tokens < 1.0:
                 self._buckets[subject] = (tokens, now)
                 retry = max(1, math.ceil((1.0 - tokens) / self.rate))
-                raise RateLimited(f"rate limit of {int(self.capacity)} requests per minute exceeded; "
-                                  f"retry in {retry} s", retry_after=retry)
+                raise RateLimited(
+                    f"rate limit of {int(self.capacity)} requests per minute exceeded; retry in {retry} s",
+                    retry_after=retry,
+                )
             self._buckets[subject] = (tokens - 1.0, now)
             if len(self._buckets) > self.MAX_SUBJECTS:
                 self._prune(now)
 
     def _prune(self, now: float) -> None:
         # Buckets that have refilled completely carry no information; drop them to bound memory.
-        full = [s for s, (t, last) in self._buckets.items()
-                if t + (now - last) * self.rate >= self.capacity]
+        full = [s for s, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.capacity]
         for s in full:
             del self._buckets[s]

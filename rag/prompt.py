@@ -90,6 +90,12 @@ def system_prompt(language: str, count: int, max_sentences: int = 6) -> str:
                                 language_rule=LANGUAGE_RULE.get(language, LANGUAGE_RULE["vi"]))
 
 
+def instructions(language: str, count: int, max_sentences: int = 6) -> str:
+    """All instruction text of the prompt (not the data or the question): what a model must not recite."""
+    return "\n".join([system_prompt(language, count, max_sentences), REMINDER,
+                      LANGUAGE_RULE.get(language, LANGUAGE_RULE["vi"])])
+
+
 def user_prompt(info: QueryInfo, sources: Sequence[Source]) -> str:
     """Sources first, then the question, then the reminder of the rules."""
     return "\n\n".join([

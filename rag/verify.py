@@ -41,21 +41,32 @@ class Verified:
     kept: int  # sentences that carry a verified citation
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of sentences in a passage: lines, then sentence punctuation within a line."""
+_LINE_LEAD = re.compile(r"^(?:\[\^\d+\]:\s*|[-•*+]\s+)")
+
+
+def split_sentences(text: str, *, lines_only: bool = False) -> list[tuple[int, int]]:
+    """(start, end) spans of sentences in a passage: lines, then sentence punctuation within a line.
+
+    A bullet sign or a footnote label ("[^1]: ") opening a line is layout, not part of the sentence.
+    """
     spans: list[tuple[int, int]] = []
     pos = 0
-    for line in text.split("\n"):
+    for raw_line in text.split("\n"):
         line_start = pos
-        pos += len(line) + 1
+        pos += len(raw_line) + 1
+        indent = len(raw_line) - len(raw_line.lstrip())
+        lead = _LINE_LEAD.match(raw_line[indent:])
+        skip = indent + (lead.end() if lead else 0)
+        line = raw_line[skip:]
         cursor = 0
-        for m in [*_SENTENCE_END.finditer(line), None]:
+        for m in [*([] if lines_only else _SENTENCE_END.finditer(line)), None]:
             end = m.start() if m else len(line)
             seg = line[cursor:end]
-            lead = len(seg) - len(seg.lstrip())
+            pad = len(seg) - len(seg.lstrip())
             seg = seg.strip()
             if seg:
-                spans.append((line_start + cursor + lead, line_start + cursor + lead + len(seg)))
+                begin = line_start + skip + cursor + pad
+                spans.append((begin, begin + len(seg)))
             if m:
                 cursor = m.end()
     return spans
@@ -133,9 +144,19 @@ def _claims(text: str) -> list[tuple[str, str]]:
     return out
 
 
+_ABBREV_BEFORE_DOT = re.compile(r"(?:^|[\s(])(?:[A-ZĐ]{1,4}|[A-Za-zĐđ]{1,2}|[\w/]*/[\w/]*)\.$")
+
+
 def _split_keep_markers(line: str) -> list[str]:
+    """Split a line into sentences, keeping each sentence's trailing [n] markers with it.
+
+    A period after an abbreviation ("KT. GIÁM ĐỐC", "TP. Hà Nội") does not end a sentence unless
+    markers follow it.
+    """
     pieces, cursor = [], 0
     for m in re.finditer(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=[A-ZÀ-Ỹ])", line):
+        if not m.group(1) and _ABBREV_BEFORE_DOT.search(line[cursor:m.start()]):
+            continue
         pieces.append(line[cursor:m.end(1)])
         cursor = m.end()
     pieces.append(line[cursor:])

@@ -42,8 +42,9 @@ def engine(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from ingest.pipeline import ingest_paths
     from rag.engine import open_engine
 
-    eng = open_engine(make_settings(tmp_path_factory.mktemp("api"), rate_limit_per_minute=100_000),
-                      embedder=embedder)
+    eng = open_engine(
+        make_settings(tmp_path_factory.mktemp("api"), rate_limit_per_minute=100_000), embedder=embedder
+    )
     report = ingest_paths(eng.store, [CORPUS])
     assert report.documents >= 1 and not report.failed, report
     yield eng
@@ -74,7 +75,7 @@ def test_ask_returns_answer_with_verified_citations(client: TestClient, doc_id: 
     text = client.get(f"/v1/documents/{doc_id}").json()["text"]
     for c in body["citations"]:
         assert c["doc_id"] == doc_id
-        assert text[c["start"]:c["end"]] == c["quote"]  # offsets point into the stored normalised text
+        assert text[c["start"] : c["end"]] == c["quote"]  # offsets point into the stored normalised text
     assert body["timings"]["total_ms"] > 0
 
 
@@ -87,11 +88,18 @@ def test_ask_abstains_with_related_passages(client: TestClient) -> None:
 
 
 def test_ask_with_history_and_filters(client: TestClient) -> None:
-    r = client.post("/v1/ask", json={
-        "question": "Còn UBND các huyện, thành phố thì sao?",
-        "history": [{"role": "user", "content": QUESTION},
-                    {"role": "assistant", "content": "Đẩy mạnh phổ biến, tuyên truyền [1]."}],
-        "filters": {"doc_type": "công văn", "number": "/STTTT-TTBCXB"}, "top_k": 3})
+    r = client.post(
+        "/v1/ask",
+        json={
+            "question": "Còn UBND các huyện, thành phố thì sao?",
+            "history": [
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "content": "Đẩy mạnh phổ biến, tuyên truyền [1]."},
+            ],
+            "filters": {"doc_type": "công văn", "number": "/STTTT-TTBCXB"},
+            "top_k": 3,
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["standalone_question"]
 
@@ -143,7 +151,7 @@ def test_document_list_and_detail(client: TestClient, doc_id: str) -> None:
     assert detail["document"]["id"] == doc_id
     assert len(detail["chunks"]) == summary["chunks"]
     for c in detail["chunks"]:
-        assert detail["text"][c["start"]:c["end"]] == c["text"]
+        assert detail["text"][c["start"] : c["end"]] == c["text"]
         assert c["breadcrumb"]
 
 
@@ -152,7 +160,11 @@ def test_unknown_document_is_404_problem(client: TestClient) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
-    assert body["status"] == 404 and "khong-co" in body["detail"] and body["instance"] == "/v1/documents/khong-co"
+    assert (
+        body["status"] == 404
+        and "khong-co" in body["detail"]
+        and body["instance"] == "/v1/documents/khong-co"
+    )
     assert client.delete("/v1/documents/khong-co").status_code == 404
 
 
@@ -161,8 +173,9 @@ def test_upload_search_delete_roundtrip(client: TestClient) -> None:
     r = client.post("/v1/documents", files=files)
     assert r.status_code == 200, r.text
     report = r.json()
-    assert report["files"] == [{"filename": "cong-van-thu.docx", "detected_format": "docx",
-                                "bytes": len(files[0][1][1])}]
+    assert report["files"] == [
+        {"filename": "cong-van-thu.docx", "detected_format": "docx", "bytes": len(files[0][1][1])}
+    ]
     (new_id,) = report["ingested"]
     hits = client.get("/v1/search", params={"q": "chấp hành giờ làm việc hành chính", "k": 3}).json()["hits"]
     assert hits[0]["doc_id"] == new_id
@@ -189,8 +202,16 @@ def test_pdf_named_txt_is_ingested_as_pdf(client: TestClient) -> None:
 
 
 def test_chat_completions(client: TestClient) -> None:
-    r = client.post("/v1/chat/completions", json={"model": "policyqa", "messages": [
-        {"role": "system", "content": "Trả lời ngắn gọn."}, {"role": "user", "content": QUESTION}]})
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "policyqa",
+            "messages": [
+                {"role": "system", "content": "Trả lời ngắn gọn."},
+                {"role": "user", "content": QUESTION},
+            ],
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "chat.completion"
@@ -201,8 +222,13 @@ def test_chat_completions(client: TestClient) -> None:
 
 
 def test_chat_completions_stream(client: TestClient) -> None:
-    r = client.post("/v1/chat/completions", json={"stream": True, "messages": [
-        {"role": "user", "content": [{"type": "text", "text": QUESTION}]}]})
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "stream": True,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}],
+        },
+    )
     assert r.status_code == 200
     events = parse_sse(r.text)
     assert events[-1][1] == "[DONE]"
@@ -246,10 +272,18 @@ def test_metrics_count_requests_answers_and_ingests(client: TestClient) -> None:
 def test_openapi_documents_every_endpoint_with_vietnamese_examples(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path, method in [("/v1/ask", "post"), ("/v1/chat/completions", "post"), ("/v1/search", "get"),
-                         ("/v1/documents", "get"), ("/v1/documents", "post"), ("/v1/documents/{doc_id}", "get"),
-                         ("/v1/documents/{doc_id}", "delete"), ("/healthz", "get"), ("/readyz", "get"),
-                         ("/metrics", "get")]:
+    for path, method in [
+        ("/v1/ask", "post"),
+        ("/v1/chat/completions", "post"),
+        ("/v1/search", "get"),
+        ("/v1/documents", "get"),
+        ("/v1/documents", "post"),
+        ("/v1/documents/{doc_id}", "get"),
+        ("/v1/documents/{doc_id}", "delete"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ]:
         assert method in paths[path], (path, method)
     assert "text/event-stream" in paths["/v1/ask"]["post"]["responses"]["200"]["content"]
     ask_examples = spec["components"]["schemas"]["AskRequest"]["examples"]
@@ -263,11 +297,16 @@ def test_openapi_documents_every_endpoint_with_vietnamese_examples(client: TestC
 
 
 def _dispatch(version: str) -> bytes:
-    lines = ["UBND TỈNH THỬ NGHIỆM", "SỞ TÀI NGUYÊN VÀ MÔI TRƯỜNG", "Số: 77/STNMT-MT",
-             "V/v bảo vệ nguồn nước sinh hoạt",
-             f"1. Các xã kiểm tra giếng khoan và báo cáo số liệu quan trắc phiên bản {version}.",
-             f"2. Hạn nộp báo cáo quan trắc nguồn nước là ngày {version} tháng 9 năm 2024.",
-             "GIÁM ĐỐC", "Trần Thị Bích"]
+    lines = [
+        "UBND TỈNH THỬ NGHIỆM",
+        "SỞ TÀI NGUYÊN VÀ MÔI TRƯỜNG",
+        "Số: 77/STNMT-MT",
+        "V/v bảo vệ nguồn nước sinh hoạt",
+        f"1. Các xã kiểm tra giếng khoan và báo cáo số liệu quan trắc phiên bản {version}.",
+        f"2. Hạn nộp báo cáo quan trắc nguồn nước là ngày {version} tháng 9 năm 2024.",
+        "GIÁM ĐỐC",
+        "Trần Thị Bích",
+    ]
     return "\n\n".join(lines).encode()
 
 
@@ -282,7 +321,9 @@ def test_concurrent_asks_during_upload_see_old_or_new_version(client: TestClient
 
     def asker() -> None:
         while not stop.is_set():
-            resp = client.post("/v1/ask", json={"question": "Hạn nộp báo cáo quan trắc nguồn nước là ngày nào?"})
+            resp = client.post(
+                "/v1/ask", json={"question": "Hạn nộp báo cáo quan trắc nguồn nước là ngày nào?"}
+            )
             if resp.status_code != 200:
                 errors.append(resp.text)
                 continue
@@ -309,9 +350,17 @@ def test_concurrent_asks_during_upload_see_old_or_new_version(client: TestClient
 
 
 def test_upload_of_several_files(client: TestClient, tmp_path: Path) -> None:
-    files = [("files", ("a.md", "# Ghi chú A\n\nNội dung thử nghiệm về cấp nước sạch.".encode(), "text/markdown")),
-             ("files", ("b.html", b"<!DOCTYPE html><html><body><p>Thong bao ve lich tiep dan.</p></body></html>",
-                        "text/html"))]
+    files = [
+        ("files", ("a.md", "# Ghi chú A\n\nNội dung thử nghiệm về cấp nước sạch.".encode(), "text/markdown")),
+        (
+            "files",
+            (
+                "b.html",
+                b"<!DOCTYPE html><html><body><p>Thong bao ve lich tiep dan.</p></body></html>",
+                "text/html",
+            ),
+        ),
+    ]
     r = client.post("/v1/documents", files=files)
     assert r.status_code == 200, r.text
     assert [f["detected_format"] for f in r.json()["files"]] == ["md", "html"]

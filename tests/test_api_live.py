@@ -1,4 +1,4 @@
-"""`policyqa serve` as a real process on a free loopback port, spoken to over HTTP (and by the openai client)."""
+"""`policyqa serve` as a real process on a free loopback port, spoken to over HTTP and by openai."""
 
 from __future__ import annotations
 
@@ -33,17 +33,30 @@ def free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("live")
     port = free_port()
-    env = {**os.environ, "POLICYQA_DATA_DIR": str(data / "data"), "POLICYQA_API_KEYS": f"{READER}:reader,{ADMIN}:admin",
-           "POLICYQA_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env = {
+        **os.environ,
+        "POLICYQA_DATA_DIR": str(data / "data"),
+        "POLICYQA_API_KEYS": f"{READER}:reader,{ADMIN}:admin",
+        "POLICYQA_RATE_LIMIT_PER_MINUTE": "100000",
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
     log = (data / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {(data / 'server.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"server exited with {proc.returncode}: {(data / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
@@ -71,8 +84,12 @@ def auth(key: str) -> dict[str, str]:
 def seeded(server: str) -> str:
     """Upload the seed dispatch through the API; returns its document id."""
     path = next(CORPUS.glob("dispatch-*.md"))
-    r = httpx.post(f"{server}/v1/documents", headers=auth(ADMIN), timeout=120,
-                   files=[("files", (path.name, path.read_bytes(), "text/markdown"))])
+    r = httpx.post(
+        f"{server}/v1/documents",
+        headers=auth(ADMIN),
+        timeout=120,
+        files=[("files", (path.name, path.read_bytes(), "text/markdown"))],
+    )
     assert r.status_code == 200, r.text
     (doc,) = r.json()["ingested"]
     return str(doc)
@@ -95,7 +112,9 @@ def test_ask_json(server: str, seeded: str) -> None:
 def test_ask_stream_arrives_as_events(server: str, seeded: str) -> None:
     events: list[tuple[str, dict]] = []
     headers = {**auth(READER), "Accept": "text/event-stream"}
-    with httpx.stream("POST", f"{server}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=60) as r:
+    with httpx.stream(
+        "POST", f"{server}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=60
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -114,16 +133,23 @@ def test_openai_client(server: str, seeded: str) -> None:
 
     client = OpenAI(base_url=f"{server}/v1", api_key=READER, max_retries=0, timeout=60)
     assert [m.id for m in client.models.list()] == ["policyqa"]
-    completion = client.chat.completions.create(model="policyqa", messages=[{"role": "user", "content": QUESTION}])
+    completion = client.chat.completions.create(
+        model="policyqa", messages=[{"role": "user", "content": QUESTION}]
+    )
     content = completion.choices[0].message.content or ""
     assert "[1]" in content and completion.choices[0].finish_reason == "stop"
     citations = (completion.model_extra or {})["citations"]
     assert citations[0]["doc_id"] == seeded and citations[0]["quote"]
 
-    stream = client.chat.completions.create(model="policyqa", stream=True, messages=[
-        {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
-        {"role": "assistant", "content": content},
-        {"role": "user", "content": "Còn Đài Phát thanh – Truyền hình tỉnh thì sao?"}])
+    stream = client.chat.completions.create(
+        model="policyqa",
+        stream=True,
+        messages=[
+            {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": "Còn Đài Phát thanh – Truyền hình tỉnh thì sao?"},
+        ],
+    )
     parts, last = [], None
     for chunk in stream:
         last = chunk
@@ -141,8 +167,12 @@ def test_openai_client(server: str, seeded: str) -> None:
 
 
 def test_upload_delete_and_metrics(server: str, seeded: str, tmp_path: Path) -> None:
-    r = httpx.post(f"{server}/v1/documents", headers=auth(ADMIN), timeout=120,
-                   files=[("files", ("cong-van-noi-vu.docx", make_docx(), "application/octet-stream"))])
+    r = httpx.post(
+        f"{server}/v1/documents",
+        headers=auth(ADMIN),
+        timeout=120,
+        files=[("files", ("cong-van-noi-vu.docx", make_docx(), "application/octet-stream"))],
+    )
     assert r.status_code == 200, r.text
     (doc,) = r.json()["ingested"]
     assert httpx.delete(f"{server}/v1/documents/{doc}", headers=auth(READER)).status_code == 403

@@ -72,17 +72,25 @@ def keyed(make_client: Any) -> TestClient:
 
 @pytest.fixture
 def open_client(make_client: Any) -> TestClient:
-    return make_client(max_upload_bytes=20_000, max_upload_files=2, max_question_chars=200,
-                       max_history_turns=2)
+    return make_client(
+        max_upload_bytes=20_000, max_upload_files=2, max_question_chars=200, max_history_turns=2
+    )
 
 
 # ---- auth matrix --------------------------------------------------------------------------------
 
-READ_ROUTES = [("post", "/v1/ask", {"json": ASK}), ("get", "/v1/search", {"params": {"q": "báo chí"}}),
-               ("get", "/v1/documents", {}), ("get", "/v1/models", {}), ("get", "/metrics", {}),
-               ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "báo chí?"}]}})]
-ADMIN_ROUTES = [("post", "/v1/documents", {"files": [("files", ("a.txt", "Thông báo".encode(), "text/plain"))]}),
-                ("delete", "/v1/documents/khong-co", {})]
+READ_ROUTES = [
+    ("post", "/v1/ask", {"json": ASK}),
+    ("get", "/v1/search", {"params": {"q": "báo chí"}}),
+    ("get", "/v1/documents", {}),
+    ("get", "/v1/models", {}),
+    ("get", "/metrics", {}),
+    ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "báo chí?"}]}}),
+]
+ADMIN_ROUTES = [
+    ("post", "/v1/documents", {"files": [("files", ("a.txt", "Thông báo".encode(), "text/plain"))]}),
+    ("delete", "/v1/documents/khong-co", {}),
+]
 
 
 @pytest.mark.parametrize(("method", "path", "kw"), READ_ROUTES + ADMIN_ROUTES)
@@ -94,7 +102,9 @@ def test_no_key_is_401(keyed: TestClient, method: str, path: str, kw: dict[str, 
 
 @pytest.mark.parametrize("header", ["Bearer wrong-key", "Bearer r-key-123", "Bearer a-key-5678x"])
 def test_bad_key_is_401(keyed: TestClient, header: str) -> None:
-    assert_problem(keyed.post("/v1/ask", json=ASK, headers={"Authorization": header}), 401, contains="invalid")
+    assert_problem(
+        keyed.post("/v1/ask", json=ASK, headers={"Authorization": header}), 401, contains="invalid"
+    )
 
 
 @pytest.mark.parametrize("header", ["Basic cjpr", "Bearer", "r-key-1234", "Bearer  "])
@@ -103,22 +113,30 @@ def test_malformed_authorization_is_401(keyed: TestClient, header: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "kw"), ADMIN_ROUTES)
-def test_reader_key_on_admin_route_is_403(keyed: TestClient, method: str, path: str, kw: dict[str, Any]) -> None:
+def test_reader_key_on_admin_route_is_403(
+    keyed: TestClient, method: str, path: str, kw: dict[str, Any]
+) -> None:
     r = getattr(keyed, method)(path, headers=READER, **kw)
     assert_problem(r, 403, contains="'admin' role")
 
 
 @pytest.mark.parametrize(("method", "path", "kw"), READ_ROUTES)
-def test_reader_and_admin_keys_can_read(keyed: TestClient, method: str, path: str, kw: dict[str, Any]) -> None:
+def test_reader_and_admin_keys_can_read(
+    keyed: TestClient, method: str, path: str, kw: dict[str, Any]
+) -> None:
     for headers in (READER, ADMIN):
         r = getattr(keyed, method)(path, headers=headers, **kw)
         assert r.status_code == 200, r.text
 
 
 def test_admin_key_can_upload_and_delete(keyed: TestClient) -> None:
-    r = keyed.post("/v1/documents", headers=ADMIN,
-                   files=[("files", ("thong-bao-admin.txt", "Thông báo lịch tiếp công dân tháng 8.".encode(),
-                                     "text/plain"))])
+    r = keyed.post(
+        "/v1/documents",
+        headers=ADMIN,
+        files=[
+            ("files", ("thong-bao-admin.txt", "Thông báo lịch tiếp công dân tháng 8.".encode(), "text/plain"))
+        ],
+    )
     assert r.status_code == 200, r.text
     (doc,) = r.json()["ingested"]
     assert keyed.delete(f"/v1/documents/{doc}", headers=ADMIN).status_code == 200
@@ -151,10 +169,20 @@ def test_loopback_detection() -> None:
 
 
 def test_serve_command_refuses_open_public_bind(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "POLICYQA_DATA_DIR": str(tmp_path), "POLICYQA_API_KEYS": "",
-           "HOME": str(Path.home())}
-    proc = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "POLICYQA_DATA_DIR": str(tmp_path),
+        "POLICYQA_API_KEYS": "",
+        "HOME": str(Path.home()),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0
     assert "refusing to serve on 0.0.0.0" in proc.stderr and "POLICYQA_API_KEYS" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -195,16 +223,22 @@ def test_token_bucket_refills() -> None:
 def test_cors_off_by_default(open_client: TestClient) -> None:
     r = open_client.get("/v1/documents", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
-    pre = open_client.options("/v1/ask", headers={"Origin": "http://evil.example",
-                                                   "Access-Control-Request-Method": "POST"})
+    pre = open_client.options(
+        "/v1/ask", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in pre.headers
 
 
 def test_cors_when_configured(make_client: Any) -> None:
     client = make_client(cors_origins="http://localhost:3000")
-    pre = client.options("/v1/ask", headers={"Origin": "http://localhost:3000",
-                                              "Access-Control-Request-Method": "POST",
-                                              "Access-Control-Request-Headers": "authorization,content-type"})
+    pre = client.options(
+        "/v1/ask",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert pre.status_code == 200
     assert pre.headers["access-control-allow-origin"] == "http://localhost:3000"
     other = client.get("/healthz", headers={"Origin": "http://evil.example"})
@@ -214,19 +248,22 @@ def test_cors_when_configured(make_client: Any) -> None:
 # ---- request limits ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "loc"), [
-    ({"question": "x" * 201}, "body.question"),
-    ({"question": "   "}, "body.question"),
-    ({"question": ""}, "body.question"),
-    ({"question": "Hỏi?", "history": [{"role": "user", "content": "a"}] * 3}, "body.history"),
-    ({"question": "Hỏi?", "top_k": 0}, "body.top_k"),
-    ({"question": "Hỏi?", "top_k": 51}, "body.top_k"),
-    ({"question": "Hỏi?", "history": [{"role": "system", "content": "a"}]}, "body.history.0.role"),
-    ({"question": "Hỏi?", "filters": {"date_from": "hôm qua"}}, "body.filters.date_from"),
-    ({"question": "Hỏi?", "unknown": 1}, "body.unknown"),
-    ({"history": []}, "body.question"),
-    ([1, 2], "body"),
-])
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"question": "x" * 201}, "body.question"),
+        ({"question": "   "}, "body.question"),
+        ({"question": ""}, "body.question"),
+        ({"question": "Hỏi?", "history": [{"role": "user", "content": "a"}] * 3}, "body.history"),
+        ({"question": "Hỏi?", "top_k": 0}, "body.top_k"),
+        ({"question": "Hỏi?", "top_k": 51}, "body.top_k"),
+        ({"question": "Hỏi?", "history": [{"role": "system", "content": "a"}]}, "body.history.0.role"),
+        ({"question": "Hỏi?", "filters": {"date_from": "hôm qua"}}, "body.filters.date_from"),
+        ({"question": "Hỏi?", "unknown": 1}, "body.unknown"),
+        ({"history": []}, "body.question"),
+        ([1, 2], "body"),
+    ],
+)
 def test_invalid_ask_is_422_with_field_path(open_client: TestClient, body: Any, loc: str) -> None:
     problem = assert_problem(open_client.post("/v1/ask", json=body), 422)
     assert problem["detail"].startswith(loc), problem["detail"]
@@ -240,7 +277,9 @@ def test_search_limits(open_client: TestClient) -> None:
 
 
 def test_malformed_json_is_400(open_client: TestClient) -> None:
-    r = open_client.post("/v1/ask", content='{"question": "Hỏi'.encode(), headers={"Content-Type": "application/json"})
+    r = open_client.post(
+        "/v1/ask", content='{"question": "Hỏi'.encode(), headers={"Content-Type": "application/json"}
+    )
     assert_problem(r, 400, contains="malformed JSON")
 
 
@@ -289,25 +328,33 @@ def _zip(names: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize(("name", "data", "reason"), [
-    ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00", "binary"),
-    ("van-ban.docx", _zip({"readme.txt": b"hi"}), "ZIP archive"),
-    ("bundle.zip", _zip({"a.md": b"# a"}), "ZIP archive"),
-    ("cu.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "legacy"),
-    ("anh.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-    ("latin1.txt", "Thông báo".encode("utf-16-le"), "binary"),
-])
-def test_unsupported_upload_types_are_415_by_content(open_client: TestClient, name: str, data: bytes,
-                                                     reason: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("tool.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00", "binary"),
+        ("van-ban.docx", _zip({"readme.txt": b"hi"}), "ZIP archive"),
+        ("bundle.zip", _zip({"a.md": b"# a"}), "ZIP archive"),
+        ("cu.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "legacy"),
+        ("anh.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("latin1.txt", "Thông báo".encode("utf-16-le"), "binary"),
+    ],
+)
+def test_unsupported_upload_types_are_415_by_content(
+    open_client: TestClient, name: str, data: bytes, reason: str
+) -> None:
     r = open_client.post("/v1/documents", files=[("files", (name, data, "text/plain"))])
     assert_problem(r, 415, contains=reason)
 
 
 def test_one_bad_file_rejects_the_whole_upload(open_client: TestClient) -> None:
     before = open_client.get("/v1/documents").json()["total"]
-    r = open_client.post("/v1/documents", files=[
-        ("files", ("tot.txt", "Thông báo hợp lệ về lịch họp.".encode(), "text/plain")),
-        ("files", ("xau.exe", b"MZ\x00\x00", "application/octet-stream"))])
+    r = open_client.post(
+        "/v1/documents",
+        files=[
+            ("files", ("tot.txt", "Thông báo hợp lệ về lịch họp.".encode(), "text/plain")),
+            ("files", ("xau.exe", b"MZ\x00\x00", "application/octet-stream")),
+        ],
+    )
     assert_problem(r, 415, contains="xau.exe")
     assert open_client.get("/v1/documents").json()["total"] == before
 
@@ -317,23 +364,32 @@ def test_pdf_renamed_txt_is_read_as_pdf(open_client: TestClient) -> None:
     if r.status_code == 413:  # the synthetic PDF embeds a font; allow a larger upload for this one
         pytest.fail("synthetic PDF larger than the test upload limit")
     assert r.status_code == 200, r.text
-    assert r.json()["files"][0] == {"filename": "that-ra-la-pdf.txt", "detected_format": "pdf",
-                                    "bytes": len(make_pdf())}
+    assert r.json()["files"][0] == {
+        "filename": "that-ra-la-pdf.txt",
+        "detected_format": "pdf",
+        "bytes": len(make_pdf()),
+    }
     for doc in r.json()["ingested"]:
         open_client.delete(f"/v1/documents/{doc}")
 
 
-@pytest.mark.parametrize(("raw", "safe"), [
-    ("../../../../etc/cron.d/policyqa.md", "policyqa.md"),
-    ("..\\..\\Windows\\system32\\evil.txt", "evil.txt"),
-    ("/abs/path/to/../thong-bao.txt", "thong-bao.txt"),
-    ("..", "upload"),
-])
-def test_path_traversal_names_are_never_paths(open_client: TestClient, engine: Any, raw: str, safe: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("../../../../etc/cron.d/policyqa.md", "policyqa.md"),
+        ("..\\..\\Windows\\system32\\evil.txt", "evil.txt"),
+        ("/abs/path/to/../thong-bao.txt", "thong-bao.txt"),
+        ("..", "upload"),
+    ],
+)
+def test_path_traversal_names_are_never_paths(
+    open_client: TestClient, engine: Any, raw: str, safe: str
+) -> None:
     data_dir = engine.settings.data_dir
     before = {p for p in data_dir.parent.rglob("*")}
-    r = open_client.post("/v1/documents", files=[("files", (raw, "Thông báo về lịch trực cơ quan.".encode(),
-                                                            "text/plain"))])
+    r = open_client.post(
+        "/v1/documents", files=[("files", (raw, "Thông báo về lịch trực cơ quan.".encode(), "text/plain"))]
+    )
     assert r.status_code == 200, r.text
     assert r.json()["files"][0]["filename"] == safe
     (doc,) = r.json()["ingested"] or [None]
@@ -357,14 +413,17 @@ def test_upload_too_large_is_413_when_streamed_without_length(open_client: TestC
     boundary = "xyzBOUNDARY"
 
     def gen() -> Iterator[bytes]:
-        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"lon.txt\"\r\n"
-               "Content-Type: text/plain\r\n\r\n").encode()
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="lon.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
         for _ in range(200):
             yield b"a" * 1024
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    r = open_client.post("/v1/documents", content=gen(),
-                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    r = open_client.post(
+        "/v1/documents", content=gen(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert "content-length" not in r.request.headers
     assert_problem(r, 413, contains="POLICYQA_MAX_UPLOAD_BYTES")
 
@@ -375,16 +434,23 @@ def test_too_many_files_is_413(open_client: TestClient) -> None:
 
 
 def test_empty_and_missing_files(open_client: TestClient) -> None:
-    assert_problem(open_client.post("/v1/documents", files=[("files", ("rong.txt", b"", "text/plain"))]), 422,
-                   contains="empty")
-    assert_problem(open_client.post("/v1/documents", data={"note": "x"},
-                                    files=[("other", ("", b"", "text/plain"))]), 422, contains="no file")
+    assert_problem(
+        open_client.post("/v1/documents", files=[("files", ("rong.txt", b"", "text/plain"))]),
+        422,
+        contains="empty",
+    )
+    assert_problem(
+        open_client.post("/v1/documents", data={"note": "x"}, files=[("other", ("", b"", "text/plain"))]),
+        422,
+        contains="no file",
+    )
     assert_problem(open_client.post("/v1/documents", json={"files": []}), 415, contains="multipart/form-data")
 
 
 def test_malformed_multipart_is_400(open_client: TestClient) -> None:
-    r = open_client.post("/v1/documents", content=b"garbage without boundary",
-                         headers={"Content-Type": "multipart/form-data"})
+    r = open_client.post(
+        "/v1/documents", content=b"garbage without boundary", headers={"Content-Type": "multipart/form-data"}
+    )
     assert_problem(r, 400, contains="multipart")
 
 

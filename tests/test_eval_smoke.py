@@ -96,8 +96,8 @@ def test_eval_compare_writes_table_and_report(cli, tmp_path: Path) -> None:  # n
     assert "| policyqa / langchain |" in report and "## Questions" in report
     for png in ("outcomes.png", "latency.png"):
         assert (folder / png).read_bytes()[:4] == b"\x89PNG"
-    lines = (folder / "outcomes.jsonl").read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]
+    jsonl = (folder / "outcomes.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in jsonl]
     assert [r["id"] for r in records] == [q["id"] for q in SMALL]
     assert set(records[0]) >= {"policyqa", "bm25", "dense", "langchain"}
 

@@ -117,3 +117,26 @@ def test_best_source_ignores_short_fragments() -> None:
     assert best_source("Có.", sources) is None
     found = best_source("quyền của người lao động được bảo đảm", sources)
     assert found is not None and found[0] == 2
+
+
+def test_recited_instructions_questions_and_repeats_are_pruned() -> None:
+    from rag.prompt import instructions
+
+    sources, docs = _sources()
+    raw = ("Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam.\n"
+           "Quy tắc bắt buộc:\n"
+           "Luật BHXH sửa đổi được thông qua khi nào?\n"
+           "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].\n"
+           "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].")
+    prepared = finish_draft(raw, sources, echo=instructions("vi", len(sources)))
+    assert prepared == "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]."
+    v = verify(prepared, sources, docs)
+    assert v.kept == 1 and v.text.count("người lao động") == 1
+
+
+def test_common_syllables_alone_do_not_earn_a_marker() -> None:
+    # Word by word this shares "về", "văn", "và", "pháp luật", "Việt Nam"… with the passages; pair by pair
+    # almost nothing, so no marker is attached and the verifier removes the sentence.
+    sentence = "Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam."
+    prepared, v = _check(sentence)
+    assert prepared == sentence and v.citations == ()

@@ -117,4 +117,4 @@ def test_verifier_fuzzy_quote_and_dates() -> None:
 def test_sentence_spans() -> None:
     text = "Câu một. Câu hai!\n- Gạch đầu dòng;\n\nCuối"
     spans = [text[s:e] for s, e in split_sentences(text)]
-    assert spans == ["Câu một.", "Câu hai!", "- Gạch đầu dòng;", "Cuối"]
+    assert spans == ["Câu một.", "Câu hai!", "Gạch đầu dòng;", "Cuối"]

@@ -18,8 +18,9 @@ from ui.feedback import FeedbackStore
 TEXT = "Lead:\n- Chỉ đạo tuyên truyền [1]"
 DOC_TEXT = "Mở đầu.\n\n3. UBND các huyện: Chỉ đạo tuyên truyền trên đài.\n\nKết."
 Q_START = DOC_TEXT.index("Chỉ đạo")
-CITATION = {"n": 1, "doc_id": "d1", "chunk_id": "c1", "title": "Công văn", "number": "/X", "breadcrumb": "II › 3.",
-            "quote": "Chỉ đạo tuyên truyền", "start": Q_START, "end": Q_START + len("Chỉ đạo tuyên truyền")}
+CITATION = {"n": 1, "doc_id": "d1", "chunk_id": "c1", "title": "Công văn", "number": "/X",
+            "breadcrumb": "II › 3.", "quote": "Chỉ đạo tuyên truyền", "start": Q_START,
+            "end": Q_START + len("Chỉ đạo tuyên truyền")}
 
 
 class ScriptedBackend:
@@ -56,8 +57,9 @@ class ScriptedBackend:
 
 def answer_events(text: str, citations: list[dict[str, Any]], abstained: bool = False) -> list[Event]:
     tokens = [Event("token", {"text": w + " "}) for w in text.split(" ")]
-    return [Event("status", {"stage": "retrieving"}), Event("status", {"stage": "answering", "abstained": abstained}),
-            *tokens, Event("citations", {"citations": citations, "related": []}),
+    return [Event("status", {"stage": "retrieving"}),
+            Event("status", {"stage": "answering", "abstained": abstained}), *tokens,
+            Event("citations", {"citations": citations, "related": []}),
             Event("done", {"answer": text, "abstained": abstained, "citations": citations, "related": [],
                            "mode": "extractive", "language": "vi"})]
 

@@ -6,7 +6,8 @@ from ui import render
 from ui.i18n import EXAMPLES, LABELS, t
 
 CIT = {"n": 1, "doc_id": "dispatch-stttt-ttbcxb", "chunk_id": "c1", "title": "Thông tin <tuyên truyền>",
-       "number": "/STTTT-TTBCXB", "breadcrumb": "Công văn /STTTT-TTBCXB › II › 3.", "quote": "Chỉ đạo tuyên truyền",
+       "number": "/STTTT-TTBCXB", "breadcrumb": "Công văn /STTTT-TTBCXB › II › 3.",
+       "quote": "Chỉ đạo tuyên truyền",
        "start": 130, "end": 150, "doc_type": "công văn", "issued_date": "2024-07-30",
        "issuer": "Sở Thông tin và Truyền thông tỉnh Kon Tum"}
 
@@ -24,7 +25,8 @@ def test_markers_become_links_and_text_is_escaped() -> None:
 
 def test_abstention_looks_different_from_an_answer() -> None:
     answer = render.answer_markdown("Theo văn bản [1]", turn=0, citations=[CIT])
-    abstain = render.answer_markdown("Các văn bản hiện có không trả lời được <câu hỏi>.", turn=0, abstained=True)
+    abstain = render.answer_markdown("Các văn bản hiện có không trả lời được <câu hỏi>.", turn=0,
+                                     abstained=True)
     assert "pq-abstain" in abstain and "pq-abstain" not in answer
     assert t("abstain_title") in abstain and "&lt;câu hỏi&gt;" in abstain
     assert "pq-cite" not in abstain
@@ -56,13 +58,14 @@ def test_source_card_shows_metadata_passage_and_link() -> None:
     assert "../ui-doc/dispatch-stttt-ttbcxb?lang=vi&amp;start=130&amp;end=150#passage" in card
     assert "&lt;tuyên truyền&gt;" in card
     missing = render.source_card({**CIT, "issued_date": None, "number": None}, turn=0, lang="en")
-    assert "(no date)" in missing and "(no number)" in missing and "<mark>Chỉ đạo tuyên truyền</mark>" in missing
+    assert "(no date)" in missing and "(no number)" in missing
+    assert "<mark>Chỉ đạo tuyên truyền</mark>" in missing  # no passage: the quote alone, marked
 
 
 def test_sources_panel_shows_only_the_current_answer() -> None:
-    views = [{"question": "q0", "citations": [CIT]}, {"question": "q1", "abstained": True,
-                                                     "related": [{"doc_id": "d", "title": "T", "breadcrumb": "B",
-                                                                  "text": "gần", "start": 0, "end": 3}]}]
+    related = [{"doc_id": "d", "title": "T", "breadcrumb": "B", "text": "gần", "start": 0, "end": 3}]
+    views = [{"question": "q0", "citations": [CIT]},
+             {"question": "q1", "abstained": True, "related": related}]
     html = render.sources_html(views, None)
     assert html.count("pq-current") == 1 and 'data-turn="1"' in html
     assert 'class="pq-turn pq-current" data-turn="1"' in html
@@ -75,7 +78,7 @@ def test_documents_table_and_report() -> None:
     docs = [{"id": "a<b", "title": "Công văn <x>", "doc_type": "công văn", "number": "12/CV", "chunks": 14,
              "issued_date": None, "issuer": None}]
     html = render.documents_html(docs)
-    assert "Công văn &lt;x&gt;" in html and "a%3Cb" in html and ">14<" in html
+    assert "Công văn &lt;x&gt;" in html and "a%3Cb" in html and 'data-label="Số đoạn">14<' in html
     assert "1 văn bản, 14 đoạn" in html
     assert t("docs_empty") in render.documents_html([])
     report = {"documents": 2, "chunks": 20, "added": 6, "updated": 0, "removed": 0, "unchanged": 1,
@@ -104,4 +107,5 @@ def test_every_label_exists_in_both_languages() -> None:
     assert set(LABELS["vi"]) == set(LABELS["en"])
     assert len(EXAMPLES["vi"]) == len(EXAMPLES["en"])
     assert t("tab_chat") == "Hỏi đáp" and t("tab_chat", "en") == "Ask" and t("tab_chat", "xx") == "Hỏi đáp"
-    assert render.format_date("2024-07-30") == "30/07/2024" and render.format_date("2024-07-30", "en") == "2024-07-30"
+    assert render.format_date("2024-07-30") == "30/07/2024"
+    assert render.format_date("2024-07-30", "en") == "2024-07-30"

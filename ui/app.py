@@ -40,6 +40,7 @@ CSS = """
   background:var(--block-background-fill);scroll-margin-top:12px}
 .pq-source.pq-active{outline:2px solid var(--color-accent);outline-offset:1px}
 .pq-source header{margin-bottom:4px;line-height:1.4}
+.pq-related summary{cursor:pointer;line-height:1.4} .pq-related[open] summary{margin-bottom:6px}
 .pq-n{font-weight:700;color:var(--color-accent)}
 .pq-type{font-size:.8em;text-transform:uppercase;letter-spacing:.03em;color:var(--body-text-color-subdued)}
 .pq-meta{display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.88em;color:var(--body-text-color-subdued)}
@@ -52,7 +53,13 @@ CSS = """
 table.pq-docs th,table.pq-docs td{border-bottom:1px solid var(--border-color-primary);padding:6px 8px;
   text-align:left;vertical-align:top} .pq-num{text-align:right !important}
 #pq-examples button{font-weight:400}
-@media (max-width: 640px){ .gradio-container{padding:4px !important} #pq-header p{display:none} }
+@media (max-width: 640px){
+  .gradio-container{padding:4px !important} #pq-header p{display:none}
+  table.pq-docs thead{display:none} table.pq-docs tr{display:block;padding:8px 0;
+    border-bottom:1px solid var(--border-color-primary)}
+  table.pq-docs td{display:block;border:none !important;padding:1px 0 !important;text-align:left !important}
+  table.pq-docs td[data-label]::before{content:attr(data-label) ": ";font-weight:600}
+}
 """
 
 # System fonts render Vietnamese diacritics well everywhere and need no download.
@@ -102,7 +109,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
     max_history = settings.max_history_turns
     needs_key = backend.upload_needs_key()
 
-    with gr.Blocks(title=t("app_title")) as demo:
+    with gr.Blocks(title=t("app_title"), delete_cache=(3600, 3600)) as demo:
         session = gr.State(new_session)
         with gr.Row(equal_height=True, elem_id="pq-header-row"):
             header = gr.Markdown(f"## {t('app_title')}\n{t('app_subtitle')}", elem_id="pq-header",
@@ -112,45 +119,47 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
         with gr.Tabs():
             with gr.Tab(t("tab_chat"), id="chat") as tab_chat, gr.Row():
                 with gr.Column(scale=3, min_width=320):
-                    chatbot = gr.Chatbot(label=t("chatbot"), height="62vh", min_height=320,
-                                         placeholder=t("chat_placeholder"), elem_id="pq-chat",
-                                         feedback_options=("Like", "Dislike"), buttons=["copy"],
-                                         group_consecutive_messages=False)
+                    # Grows with the conversation up to most of the screen, so a phone shows the examples.
+                    chatbot = gr.Chatbot(label=t("chatbot"), show_label=False, height=None, min_height=300,
+                                         max_height="65vh", placeholder=t("chat_placeholder"),
+                                         elem_id="pq-chat", feedback_options=("Like", "Dislike"),
+                                         buttons=["copy"], group_consecutive_messages=False)
+                    with gr.Group(visible=False) as fb_box:
+                        fb_hint = gr.Markdown(t("feedback_hint"), padding=True)
+                        fb_comment = gr.Textbox(label=t("feedback_comment"), lines=2, max_length=4000,
+                                                placeholder=t("feedback_comment_placeholder"),
+                                                elem_id="pq-comment")
+                        fb_send = gr.Button(t("feedback_send"), size="sm", elem_id="pq-comment-send")
+                    fb_status = gr.Markdown("", elem_id="pq-feedback-status")
                     with gr.Row(equal_height=True):
                         question = gr.Textbox(show_label=False, placeholder=t("question_placeholder"),
                                               lines=1, max_lines=5, scale=5, min_width=180,
                                               elem_id="pq-question", max_length=settings.max_question_chars)
                         send = gr.Button(t("send"), variant="primary", scale=1, min_width=80,
                                          elem_id="pq-send")
+                    examples_md = gr.Markdown(f"**{t('examples')}**")
+                    with gr.Row(elem_id="pq-examples"):
+                        example_btns = [gr.Button(q, size="sm", variant="secondary", min_width=160)
+                                        for q in EXAMPLES["vi"]]
                     with gr.Accordion(t("filters"), open=False) as filters_box, gr.Row():
                         f_type = gr.Dropdown([(t("all"), "")], value="", label=t("filter_type"),
                                              min_width=160, elem_id="pq-filter-type")
                         f_doc = gr.Dropdown([(t("all"), "")], value="", label=t("filter_doc"),
                                             min_width=200, elem_id="pq-filter-doc")
-                    examples_md = gr.Markdown(f"**{t('examples')}**")
-                    with gr.Row(elem_id="pq-examples"):
-                        example_btns = [gr.Button(q, size="sm", variant="secondary", min_width=160)
-                                        for q in EXAMPLES["vi"]]
                     new_chat = gr.Button(t("new_chat"), variant="secondary", size="sm", elem_id="pq-new")
                 with gr.Column(scale=2, min_width=300):
                     sources_md = gr.Markdown(f"### {t('sources')}")
                     sources = gr.HTML(render.sources_html([], None), elem_id="pq-sources")
-                    with gr.Group(visible=False) as fb_box:
-                        fb_hint = gr.Markdown(t("feedback_hint"))
-                        fb_comment = gr.Textbox(label=t("feedback_comment"), lines=2, max_length=4000,
-                                                placeholder=t("feedback_comment_placeholder"),
-                                                elem_id="pq-comment")
-                        fb_send = gr.Button(t("feedback_send"), size="sm", elem_id="pq-comment-send")
-                    fb_status = gr.Markdown("", elem_id="pq-feedback-status")
             with gr.Tab(t("tab_docs"), id="docs") as tab_docs:
                 docs_md = gr.Markdown(f"### {t('docs_heading')}")
-                with gr.Row(equal_height=True):
+                with gr.Row():
                     d_type = gr.Dropdown([(t("all"), "")], value="", label=t("filter_type"), scale=3,
                                          min_width=160, elem_id="pq-docs-type")
-                    refresh = gr.Button(t("refresh"), size="sm", scale=1, min_width=80)
+                    refresh = gr.Button(t("refresh"), size="sm", scale=1, min_width=80, elem_id="pq-refresh")
                 docs_table = gr.HTML(elem_id="pq-docs")
-                with gr.Accordion(t("upload_heading"), open=False) as upload_box:
+                with gr.Accordion(t("upload_heading"), open=False, elem_id="pq-upload-box") as upload_box:
                     files = gr.File(label=t("upload_files"), file_count="multiple", type="filepath",
+                                    elem_id="pq-files",
                                     file_types=[".md", ".txt", ".docx", ".pdf", ".html", ".htm"])
                     admin_key = gr.Textbox(label=t("admin_key"), type="password", visible=needs_key,
                                            placeholder=t("admin_key_placeholder"), elem_id="pq-admin-key")
@@ -252,6 +261,8 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
                 too_many = t("upload_too_many", lang_).format(n=settings.max_upload_files)
                 return too_many, *load_docs(doc_type, sess)
             payload = [(Path(p).name, Path(p).read_bytes()) for p in paths]
+            for p in paths:  # Gradio's copy of an uploaded document should not outlive the request
+                Path(p).unlink(missing_ok=True)
             try:
                 result = backend.upload(payload, key or None)
             except UploadDenied:

@@ -19,7 +19,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chat_placeholder": "Đặt câu hỏi về các văn bản đã lưu, ví dụ: "
                             "*UBND các huyện, thành phố phải làm gì?*",
         "question": "Câu hỏi",
-        "question_placeholder": "Nhập câu hỏi rồi nhấn Enter…",
+        "question_placeholder": "Nhập câu hỏi…",
         "send": "Gửi",
         "new_chat": "Cuộc trò chuyện mới",
         "examples": "Câu hỏi mẫu",
@@ -88,7 +88,7 @@ LABELS: dict[str, dict[str, str]] = {
         "chatbot": "Conversation",
         "chat_placeholder": "Ask about the stored documents, e.g. *UBND các huyện, thành phố phải làm gì?*",
         "question": "Question",
-        "question_placeholder": "Type a question and press Enter…",
+        "question_placeholder": "Type a question…",
         "send": "Send",
         "new_chat": "New conversation",
         "examples": "Example questions",
@@ -160,9 +160,9 @@ EXAMPLES: dict[str, list[str]] = {
     ],
     "en": [
         "What must the district people's committees do?",
-        "What should the press agencies do?",
+        "What is new in the amended Social Insurance Law?",
         "UBND các huyện, thành phố phải làm gì?",
-        "Luật Bảo hiểm xã hội sửa đổi có điểm gì mới?",
+        "Các cơ quan báo chí có nhiệm vụ gì?",
     ],
 }
 

@@ -90,7 +90,7 @@ def answer_markdown(text: str, *, turn: int, citations: Sequence[Mapping[str, An
                     abstained: bool = False, lang: str = "vi") -> str:
     """The chat message for an answer; an abstention is set apart so it never reads as an answer."""
     if abstained:
-        return (f'<div class="pq-abstain"><strong>ⓘ {esc(t("abstain_title", lang))}</strong>'
+        return (f'<div class="pq-abstain"><strong>{esc(t("abstain_title", lang))}</strong>'
                 f"<p>{esc(text)}</p></div>")
     return link_markers(text, turn, citations)
 
@@ -98,7 +98,7 @@ def answer_markdown(text: str, *, turn: int, citations: Sequence[Mapping[str, An
 def error_markdown(lang: str = "vi", detail: str | None = None) -> str:
     """The chat message when answering failed."""
     body = esc(detail) if detail else esc(t("error_unavailable", lang))
-    return f'<div class="pq-error"><strong>⚠ {esc(t("error_title", lang))}</strong><p>{body}</p></div>'
+    return f'<div class="pq-error"><strong>{esc(t("error_title", lang))}</strong><p>{body}</p></div>'
 
 
 def passage_html(passage: str, offset: int, start: int, end: int) -> str:
@@ -151,13 +151,13 @@ def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
 
 
 def related_card(hit: Mapping[str, Any], *, lang: str = "vi") -> str:
-    """A passage shown after an abstention: plainly labelled, no highlight, no number."""
+    """A passage shown after an abstention: folded, no highlight, no number (it is not an answer)."""
     start, end = int(hit["start"]), int(hit["end"])
-    return (f'<article class="pq-source pq-related"><header><b>{esc(hit.get("title"))}</b></header>'
-            f'<div class="pq-crumb">{esc(hit.get("breadcrumb"))}</div>'
+    return (f'<details class="pq-source pq-related"><summary><b>{esc(hit.get("breadcrumb"))}</b> '
+            f'<span class="pq-muted">{esc(hit.get("title"))}</span></summary>'
             f'<div class="pq-passage">{esc((hit.get("text") or "").strip())}</div>'
             f'<a class="pq-open" href="{esc(doc_url(hit["doc_id"], start, end, lang))}" target="_blank" '
-            f'rel="noopener">{esc(t("open_doc", lang))} ↗</a></article>')
+            f'rel="noopener">{esc(t("open_doc", lang))} ↗</a></details>')
 
 
 def turn_sources_html(view: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
@@ -193,12 +193,16 @@ def documents_html(docs: Sequence[Mapping[str, Any]], lang: str = "vi") -> str:
     head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in columns)
     rows = []
     for d in docs:
+        cells = [(t("type", lang), d.get("doc_type") or ""),
+                 (t("number", lang), format_number(d.get("number"), lang)),
+                 (t("date", lang), format_date(d.get("issued_date"), lang)),
+                 (t("issuer", lang), d.get("issuer") or ""),
+                 (t("chunks", lang), str(int(d.get("chunks") or 0)))]
+        # data-label lets a phone show each row as a small card with labelled lines.
         rows.append(
             f'<tr><td><a href="{esc(doc_url(d["id"], lang=lang))}" target="_blank" rel="noopener">'
-            f'{esc(d.get("title"))}</a></td><td>{esc(d.get("doc_type") or "")}</td>'
-            f'<td>{esc(format_number(d.get("number"), lang))}</td>'
-            f'<td>{esc(format_date(d.get("issued_date"), lang))}</td><td>{esc(d.get("issuer") or "")}</td>'
-            f'<td class="pq-num">{int(d.get("chunks") or 0)}</td></tr>')
+            f'<b>{esc(d.get("title"))}</b></a></td>'
+            + "".join(f'<td data-label="{esc(k)}">{esc(v)}</td>' for k, v in cells) + "</tr>")
     count = t("docs_count", lang).format(docs=len(docs), chunks=total)
     return (f'<p class="pq-muted">{esc(count)}</p><div class="pq-table-wrap"><table class="pq-docs">'
             f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')

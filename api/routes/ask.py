@@ -14,7 +14,7 @@ from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
 from api.limits import check_question
 from api.metrics import ApiMetrics
 from api.schemas import AnswerOut, AskRequest, problem_responses
-from api.sse import event_stream, events_off_loop, sse, wants_event_stream
+from api.sse import event_schema, event_stream, events_off_loop, sse, wants_event_stream
 from rag.answer import answer
 from rag.engine import Engine
 from rag.stream import answer_events
@@ -31,44 +31,78 @@ _SSE_EXAMPLE = (
     'event: token\ndata: {"text": "tin "}\n\n'
     'event: citations\ndata: {"citations": [{"n": 1, "breadcrumb": "Công văn /STTTT-TTBCXB › I. › 1)", '
     '"quote": "…", "start": 812, "end": 905}], "related": []}\n\n'
-    'event: done\ndata: {"answer": "Thông tin … [1].", "abstained": false, "citations": […]}\n\n')
+    'event: done\ndata: {"answer": "Thông tin … [1].", "abstained": false, "citations": […]}\n\n'
+)
 
-STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
-    "description": "The answer as JSON, or as server-sent events (`status`, `token`, `citations`, then `done` "
-                   "with the full answer object, or `error` with problem fields) when `Accept: "
-                   "text/event-stream` is sent or `stream` is true.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _SSE_EXAMPLE}}}}
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer as JSON, or as server-sent events (`status`, `token`, `citations`, "
+        "then `done` with the full answer object, or `error` with problem fields) when `Accept: "
+        "text/event-stream` is sent or `stream` is true.",
+        "content": {
+            "text/event-stream": {
+                "schema": event_schema(
+                    ["status", "token", "citations", "done", "error"],
+                    "JSON payload of the event; `done` carries the AnswerOut object",
+                ),
+                "example": _SSE_EXAMPLE,
+            }
+        },
+    }
+}
 
 
-async def _answer_stream(question: str, history: list[Turn], filters: Filters | None, engine: Engine,
-                         top_k: int | None, metrics: ApiMetrics) -> AsyncIterator[str]:
+async def _answer_stream(
+    question: str,
+    history: list[Turn],
+    filters: Filters | None,
+    engine: Engine,
+    top_k: int | None,
+    metrics: ApiMetrics,
+) -> AsyncIterator[str]:
     events = answer_events(question, history, filters, engine=engine, top_k=top_k)
     async for ev in events_off_loop(events):
         if ev.type == "done":
-            metrics.answers.labels(outcome="abstained" if ev.data.get("abstained") else "answered",
-                                   endpoint="ask").inc()
+            metrics.answers.labels(
+                outcome="abstained" if ev.data.get("abstained") else "answered", endpoint="ask"
+            ).inc()
         elif ev.type == "error":
             log.warning("streamed answer failed: %s", ev.data.get("detail"))
             metrics.record_answer(None, "ask")
         yield sse(ev.type, ev.data)
 
 
-@router.post("/ask", response_model=AnswerOut, summary="Answer a question with citations",
-             responses={**STREAM_RESPONSE, **problem_responses(400, 401, 403, 413, 422, 429, 503)})
-async def ask(body: AskRequest, principal: Reader, engine: EngineDep, settings: SettingsDep,
-              metrics: MetricsDep,
-              accept: str | None = Header(default=None, include_in_schema=False)) -> AnswerOut | Response:
+@router.post(
+    "/ask",
+    response_model=AnswerOut,
+    summary="Answer a question with citations",
+    responses={**STREAM_RESPONSE, **problem_responses(400, 401, 403, 413, 422, 429, 503)},
+)
+async def ask(
+    body: AskRequest,
+    principal: Reader,
+    engine: EngineDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    accept: str | None = Header(default=None, include_in_schema=False),
+) -> AnswerOut | Response:
     """Answer from the stored documents. Every sentence cites a passage ([n] markers) whose exact quote and
     offsets are returned; when the documents do not answer, `abstained` is true and `related` lists the
     closest passages instead."""
-    check_question(body.question, len(body.history), max_chars=settings.max_question_chars,
-                   max_turns=settings.max_history_turns)
+    check_question(
+        body.question,
+        len(body.history),
+        max_chars=settings.max_question_chars,
+        max_turns=settings.max_history_turns,
+    )
     history = [t.to_turn() for t in body.history]
     filters = body.filters.to_filters() if body.filters else None
     if body.stream or wants_event_stream(accept):
         return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics))
     try:
-        ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k)
+        ans = await run_in_threadpool(
+            answer, body.question, history, filters, engine=engine, top_k=body.top_k
+        )
     except Exception:
         metrics.record_answer(None, "ask")
         raise

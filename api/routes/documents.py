@@ -29,27 +29,52 @@ from rag.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-DocId = Annotated[str, Path(min_length=1, max_length=200, description="Document id",
-                            examples=["dispatch-stttt-ttbcxb"])]
+DocId = Annotated[
+    str, Path(min_length=1, max_length=200, description="Document id", examples=["dispatch-stttt-ttbcxb"])
+]
 SUPPORTED = "Markdown, plain text (UTF-8), DOCX, PDF or HTML"
 
-_UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["files"],
-    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"},
-                             "description": f"One or more files: {SUPPORTED}. The type is detected from the "
-                                            "bytes; the name is only a label."}}}}}}}
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": f"One or more files: {SUPPORTED}. The type is detected from the "
+                            "bytes; the name is only a label.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
 
-@router.get("", response_model=DocumentList, summary="List stored documents",
-            responses=problem_responses(401, 403, 429, 503))
+@router.get(
+    "",
+    response_model=DocumentList,
+    summary="List stored documents",
+    responses=problem_responses(401, 403, 429, 503),
+)
 async def list_documents(principal: Reader, engine: EngineDep) -> DocumentList:
     """Metadata of every stored document (số hiệu, ngày, cơ quan, loại, trích yếu…)."""
     docs = engine.store.snapshot.docs
     return DocumentList(total=len(docs), documents=[DocumentSummary.of(docs[k]) for k in sorted(docs)])
 
 
-@router.get("/{doc_id}", response_model=DocumentDetail, summary="One document: metadata, text and chunks",
-            responses=problem_responses(401, 403, 404, 422, 429, 503))
+@router.get(
+    "/{doc_id}",
+    response_model=DocumentDetail,
+    summary="One document: metadata, text and chunks",
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
+)
 async def get_document(doc_id: DocId, principal: Reader, engine: EngineDep) -> DocumentDetail:
     """The full normalised text and its chunks, each with its breadcrumb and offsets into that text."""
     snap = engine.store.snapshot  # one snapshot: the document and its chunks are always consistent
@@ -58,11 +83,25 @@ async def get_document(doc_id: DocId, principal: Reader, engine: EngineDep) -> D
         raise NotFound(f"no document with id {doc_id!r}")
     chunks = [snap.chunks[cid] for cid in snap.by_doc.get(doc_id, doc.chunk_ids) if cid in snap.chunks]
     return DocumentDetail(
-        document=DocumentSummary.of(doc), text=doc.text,
-        chunks=[ChunkOut(id=c.id, ordinal=c.ordinal, kind=c.kind, breadcrumb=c.breadcrumb, start=c.start,
-                         end=c.end, text=c.text, article=c.article, clause=c.clause, section=c.section,
-                         footnotes=[FootnoteOut(label=f.label, text=f.text) for f in c.footnotes])
-                for c in sorted(chunks, key=lambda c: c.ordinal)])
+        document=DocumentSummary.of(doc),
+        text=doc.text,
+        chunks=[
+            ChunkOut(
+                id=c.id,
+                ordinal=c.ordinal,
+                kind=c.kind,
+                breadcrumb=c.breadcrumb,
+                start=c.start,
+                end=c.end,
+                text=c.text,
+                article=c.article,
+                clause=c.clause,
+                section=c.section,
+                footnotes=[FootnoteOut(label=f.label, text=f.text) for f in c.footnotes],
+            )
+            for c in sorted(chunks, key=lambda c: c.ordinal)
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -82,8 +121,9 @@ async def _read_form(request: Request, settings: Settings) -> list[UploadFile]:
         raise  # the size limit, raised while the body streamed in
     except StarletteHTTPException as exc:
         if str(exc.detail).startswith("Too many files"):
-            raise PayloadTooLarge(f"at most {settings.max_upload_files} files per upload "
-                                  "(POLICYQA_MAX_UPLOAD_FILES)") from exc
+            raise PayloadTooLarge(
+                f"at most {settings.max_upload_files} files per upload (POLICYQA_MAX_UPLOAD_FILES)"
+            ) from exc
         raise ApiError(f"malformed multipart body: {exc.detail}") from exc
     except Exception as exc:  # python-multipart on garbage input
         raise ApiError(f"malformed multipart body ({exc.__class__.__name__})") from exc
@@ -107,10 +147,16 @@ async def _check_files(files: list[UploadFile]) -> list[_Upload]:
     return uploads
 
 
-@router.post("", response_model=IngestReportOut, summary="Upload and ingest files",
-             openapi_extra=_UPLOAD_BODY, responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503))
-async def upload_documents(request: Request, principal: Admin, engine: EngineDep, settings: SettingsDep,
-                           metrics: MetricsDep) -> IngestReportOut:
+@router.post(
+    "",
+    response_model=IngestReportOut,
+    summary="Upload and ingest files",
+    openapi_extra=_UPLOAD_BODY,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
+)
+async def upload_documents(
+    request: Request, principal: Admin, engine: EngineDep, settings: SettingsDep, metrics: MetricsDep
+) -> IngestReportOut:
     """Ingest uploaded files (admin). Types are checked by content: a PDF named `.txt` is ingested as the PDF
     it is, and the response says so in `files[].detected_format`; anything else (ZIP, executables, legacy
     .doc) is refused with 415 before anything is stored. A file with the same name replaces the earlier
@@ -123,17 +169,31 @@ async def upload_documents(request: Request, principal: Admin, engine: EngineDep
             await f.close()
     report = await run_in_threadpool(ingest_uploads, engine.store, [(u.name, u.data) for u in uploads])
     metrics.record_ingest(report)
-    out = IngestReportOut.model_validate({**report.to_json(), "files": [
-        UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads]})
+    out = IngestReportOut.model_validate(
+        {
+            **report.to_json(),
+            "files": [
+                UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads
+            ],
+        }
+    )
     if report.failed and not report.ingested and not report.unchanged:
-        raise Unprocessable("no file could be ingested: " + "; ".join(f"{f.path}: {f.error}" for f in report.failed),
-                            failed=[f.model_dump() for f in out.failed])
+        raise Unprocessable(
+            "no file could be ingested: " + "; ".join(f"{f.path}: {f.error}" for f in report.failed),
+            failed=[f.model_dump() for f in out.failed],
+        )
     return out
 
 
-@router.delete("/{doc_id}", response_model=DeleteOut, summary="Delete a document",
-               responses=problem_responses(401, 403, 404, 422, 429, 503))
-async def delete_document(doc_id: DocId, principal: Admin, engine: EngineDep, metrics: MetricsDep) -> DeleteOut:
+@router.delete(
+    "/{doc_id}",
+    response_model=DeleteOut,
+    summary="Delete a document",
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
+)
+async def delete_document(
+    doc_id: DocId, principal: Admin, engine: EngineDep, metrics: MetricsDep
+) -> DeleteOut:
     """Remove a document and its chunks (admin). A corpus file deleted here returns on the next ingest of
     its folder."""
     if doc_id not in engine.store.snapshot.docs:

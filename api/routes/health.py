@@ -24,8 +24,7 @@ async def healthz() -> Health:
     return Health()
 
 
-@router.get("/readyz", response_model=Readiness, summary="Ready to answer",
-            responses=problem_responses(503))
+@router.get("/readyz", response_model=Readiness, summary="Ready to answer", responses=problem_responses(503))
 async def readyz(request: Request) -> Readiness:
     """Readiness: the store is reachable and the embedder loaded; 503 (with the reason) otherwise."""
     slot: EngineSlot = request.app.state.engine_slot
@@ -38,13 +37,25 @@ async def readyz(request: Request) -> Readiness:
         raise ServiceUnavailable(f"not ready: {exc}", headers={"Retry-After": "5"}) from exc
     if engine.embedder is None:
         raise ServiceUnavailable("not ready: the embedder is not loaded", headers={"Retry-After": "5"})
-    return Readiness(ready=True, store="ok", embedder=str(info.get("embedding_model", "")),
-                     documents=int(info["documents"]), chunks=int(info["chunks"]), vectors=int(info["vectors"]))
+    return Readiness(
+        ready=True,
+        store="ok",
+        embedder=str(info.get("embedding_model", "")),
+        documents=int(info["documents"]),
+        chunks=int(info["chunks"]),
+        vectors=int(info["vectors"]),
+    )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
-                       **problem_responses(401, 429)})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        **problem_responses(401, 429),
+    },
+)
 async def metrics(metrics: MetricsDep, principal: Annotated[Principal, Depends(require_reader)]) -> Response:
     """Request counts and latency histograms by route and status, answers by outcome, ingest counts. Needs a
     key (any role) when keys are configured."""

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -18,7 +18,7 @@ from api.errors import Unprocessable
 from api.limits import check_question
 from api.metrics import ApiMetrics
 from api.schemas import EXAMPLE_QUESTION, HISTORY_CEILING, QUESTION_CEILING, CitationOut, problem_responses
-from api.sse import event_stream, events_off_loop, sse
+from api.sse import event_schema, event_stream, events_off_loop, sse
 from rag.answer import answer
 from rag.engine import Engine
 from rag.stream import answer_events
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 MODEL_ID = "policyqa"
+StrictFloat = Annotated[float, Strict()]  # still takes 1 for 1.0, but not true or "1"
 
 
 class ContentPart(BaseModel):
@@ -42,8 +43,11 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: (Annotated[str, Field(max_length=QUESTION_CEILING * 4)]
-              | Annotated[list[ContentPart], Field(max_length=100)] | None) = None
+    content: (
+        Annotated[str, Field(max_length=QUESTION_CEILING * 4)]
+        | Annotated[list[ContentPart], Field(max_length=100)]
+        | None
+    ) = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -55,21 +59,35 @@ class ChatCompletionRequest(BaseModel):
     """The OpenAI request; sampling options are accepted for compatibility and ignored (answers are
     verified extracts, not samples)."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
-        {"model": MODEL_ID, "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]},
-        {"model": MODEL_ID, "stream": True, "messages": [
-            {"role": "system", "content": "Trả lời bằng tiếng Việt."},
-            {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
-            {"role": "assistant", "content": "Đẩy mạnh phổ biến, tuyên truyền các nội dung trên [1]."},
-            {"role": "user", "content": "Còn UBND các huyện thì sao?"}]}]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"model": MODEL_ID, "messages": [{"role": "user", "content": EXAMPLE_QUESTION}]},
+                {
+                    "model": MODEL_ID,
+                    "stream": True,
+                    "messages": [
+                        {"role": "system", "content": "Trả lời bằng tiếng Việt."},
+                        {"role": "user", "content": "Các cơ quan báo chí phải làm gì?"},
+                        {
+                            "role": "assistant",
+                            "content": "Đẩy mạnh phổ biến, tuyên truyền các nội dung trên [1].",
+                        },
+                        {"role": "user", "content": "Còn UBND các huyện thì sao?"},
+                    ],
+                },
+            ]
+        },
+    )
 
     model: str = Field(default=MODEL_ID, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=HISTORY_CEILING + 10)
-    stream: bool = False
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is produced")
+    stream: StrictBool = False
+    temperature: StrictFloat | None = Field(default=None, ge=0, le=2)
+    top_p: StrictFloat | None = Field(default=None, ge=0, le=1)
+    max_tokens: StrictInt | None = Field(default=None, ge=1)
+    n: StrictInt | None = Field(default=None, ge=1, le=1, description="Only one choice is produced")
     user: str | None = Field(default=None, max_length=200)
 
 
@@ -118,10 +136,17 @@ def split_messages(messages: list[ChatMessage], max_turns: int) -> tuple[str, li
     the history. Chat front ends resend whole conversations, so older turns are dropped, not refused."""
     last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last_user is None:
-        raise Unprocessable("body.messages: needs at least one message with role 'user'", errors=[
-            {"loc": ["body", "messages"], "msg": "needs at least one user message", "type": "value_error"}])
-    turns = [Turn(role=m.role, content=m.text()) for m in messages[:last_user]  # type: ignore[arg-type]
-             if m.role in ("user", "assistant") and m.text().strip()]
+        raise Unprocessable(
+            "body.messages: needs at least one message with role 'user'",
+            errors=[
+                {"loc": ["body", "messages"], "msg": "needs at least one user message", "type": "value_error"}
+            ],
+        )
+    turns = [
+        Turn(role=m.role, content=m.text())
+        for m in messages[:last_user]  # type: ignore[arg-type]
+        if m.role in ("user", "assistant") and m.text().strip()
+    ]
     return messages[last_user].text(), turns[-max_turns:] if max_turns else []
 
 
@@ -133,51 +158,96 @@ def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
     prompt = _words(ans.question, *(t.content for t in history))
     completion = _words(ans.text)
     return ChatCompletion(
-        id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model,
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        created=int(time.time()),
+        model=model,
         choices=[Choice(message=ChatMessageOut(content=ans.text))],
         usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
-        citations=[CitationOut.of(c) for c in ans.citations], abstained=ans.abstained)
+        citations=[CitationOut.of(c) for c in ans.citations],
+        abstained=ans.abstained,
+    )
 
 
-async def _chunks(question: str, history: list[Turn], engine: Engine, model: str,
-                  metrics: ApiMetrics) -> AsyncIterator[str]:
-    base: dict[str, Any] = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
-                            "created": int(time.time()), "model": model}
+async def _chunks(
+    question: str, history: list[Turn], engine: Engine, model: str, metrics: ApiMetrics
+) -> AsyncIterator[str]:
+    base: dict[str, Any] = {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return sse(None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
+        return sse(
+            None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        )
 
     yield chunk({"role": "assistant", "content": ""})
     async for ev in events_off_loop(answer_events(question, history, None, engine=engine)):
         if ev.type == "token":
             yield chunk({"content": ev.data["text"]})
         elif ev.type == "done":
-            metrics.answers.labels(outcome="abstained" if ev.data.get("abstained") else "answered",
-                                   endpoint="chat").inc()
-            yield chunk({}, "stop", citations=ev.data.get("citations", []),
-                        abstained=bool(ev.data.get("abstained")))
+            metrics.answers.labels(
+                outcome="abstained" if ev.data.get("abstained") else "answered", endpoint="chat"
+            ).inc()
+            yield chunk(
+                {}, "stop", citations=ev.data.get("citations", []), abstained=bool(ev.data.get("abstained"))
+            )
         elif ev.type == "error":
             log.warning("streamed chat completion failed: %s", ev.data.get("detail"))
             metrics.record_answer(None, "chat")
             # The OpenAI clients raise APIError on an `error` object inside the stream.
-            yield sse(None, {"error": {"message": ev.data.get("detail"), "type": ev.data.get("type"),
-                                       "code": ev.data.get("status")}})
+            yield sse(
+                None,
+                {
+                    "error": {
+                        "message": ev.data.get("detail"),
+                        "type": ev.data.get("type"),
+                        "code": ev.data.get("status"),
+                    }
+                },
+            )
     yield sse(None, "[DONE]")
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
-             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                              "description": "A chat.completion, or chat.completion.chunk events ending with "
-                                             "`data: [DONE]` when `stream` is true; the last chunk carries "
-                                             "`citations`."},
-                        **problem_responses(400, 401, 403, 413, 422, 429, 503)})
-async def chat_completions(body: ChatCompletionRequest, principal: Reader, engine: EngineDep,
-                           settings: SettingsDep, metrics: MetricsDep) -> ChatCompletion | Response:
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    summary="OpenAI-compatible chat completion",
+    responses={
+        200: {
+            "content": {
+                "text/event-stream": {
+                    "schema": event_schema(
+                        None, "A chat.completion.chunk as JSON, or the final literal [DONE]"
+                    )
+                }
+            },
+            "description": "A chat.completion, or chat.completion.chunk events ending with "
+            "`data: [DONE]` when `stream` is true; the last chunk carries "
+            "`citations`.",
+        },
+        **problem_responses(400, 401, 403, 413, 422, 429, 503),
+    },
+)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    principal: Reader,
+    engine: EngineDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> ChatCompletion | Response:
     """The last user message is the question and earlier turns the conversation; the reply carries [n]
     markers and a `citations` field with the quoted passages."""
     question, history = split_messages(body.messages, settings.max_history_turns)
-    check_question(question, len(history), max_chars=settings.max_question_chars,
-                   max_turns=settings.max_history_turns, field="messages")
+    check_question(
+        question,
+        len(history),
+        max_chars=settings.max_question_chars,
+        max_turns=settings.max_history_turns,
+        field="messages",
+    )
     if body.stream:
         return event_stream(_chunks(question, history, engine, body.model, metrics))
     try:
@@ -189,8 +259,12 @@ async def chat_completions(body: ChatCompletionRequest, principal: Reader, engin
     return _completion(ans, body.model, history)
 
 
-@router.get("/models", response_model=ModelList, summary="OpenAI-compatible model list",
-            responses=problem_responses(401, 403, 429))
+@router.get(
+    "/models",
+    response_model=ModelList,
+    summary="OpenAI-compatible model list",
+    responses=problem_responses(401, 403, 429),
+)
 async def list_models(principal: Reader) -> ModelList:
     """The one model this server answers as (chat front ends ask for this list first)."""
     return ModelList(data=[ModelCard(id=MODEL_ID, created=0)])

@@ -24,17 +24,32 @@ def _search(engine: Engine, q: str, k: int, filters: Filters | None) -> SearchOu
     return SearchOut(query=q, standalone_query=info.standalone, hits=[PassageOut.of(h) for h in hits])
 
 
-@router.get("/search", response_model=SearchOut, summary="Retrieve passages (no answer)",
-            responses=problem_responses(401, 403, 422, 429, 503))
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    summary="Retrieve passages (no answer)",
+    responses=problem_responses(401, 403, 422, 429, 503),
+)
 async def search(
-    principal: Reader, engine: EngineDep, settings: SettingsDep,
-    q: Annotated[str, Query(min_length=1, max_length=QUESTION_CEILING, description="Query text",
-                            examples=["thông tin đối ngoại"])],
+    principal: Reader,
+    engine: EngineDep,
+    settings: SettingsDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=QUESTION_CEILING,
+            description="Query text",
+            examples=["thông tin đối ngoại"],
+        ),
+    ],
     k: Annotated[int, Query(ge=1, le=TOP_K_MAX, description="Number of passages")] = 5,
-    doc_type: Annotated[str | None, Query(alias="type", max_length=100, description="Loại văn bản",
-                                          examples=["công văn"])] = None,
-    number: Annotated[str | None, Query(max_length=100, description="Số hiệu",
-                                        examples=["/STTTT-TTBCXB"])] = None,
+    doc_type: Annotated[
+        str | None, Query(alias="type", max_length=100, description="Loại văn bản", examples=["công văn"])
+    ] = None,
+    number: Annotated[
+        str | None, Query(max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"])
+    ] = None,
 ) -> SearchOut:
     """Hybrid (dense + lexical) retrieval with the exact-reference fast path and metadata filters."""
     check_question(q, 0, max_chars=settings.max_question_chars, max_turns=0, field="q", location="query")
