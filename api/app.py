@@ -12,6 +12,7 @@ from api.errors import install_error_handlers
 from api.lifecycle import EngineSlot, lifespan
 from api.limits import MAX_JSON_BYTES, MULTIPART_OVERHEAD, BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.openapi import finish_openapi
 from api.routes import ask, documents, health, openai_compat, search
 from api.security import KeyRing, RateLimiter, check_bind
 from rag.engine import Engine
@@ -77,32 +78,10 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    _finish_openapi(app, keys.open)
+    finish_openapi(app, settings, open_mode=keys.open)
     # UI: the lead adds `from ui.app import mount_ui; mount_ui(app, settings)` here
     # (mounted at /ui; it also redirects /).
     return app
-
-
-def _finish_openapi(app: FastAPI, open_mode: bool) -> None:
-    """Error responses are application/problem+json only (FastAPI also lists application/json for a model);
-    with no keys configured the bearer key is optional, and the document says so."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            for item in schema.get("paths", {}).values():
-                for op in item.values():
-                    for code, resp in op.get("responses", {}).items():
-                        content = resp.get("content", {})
-                        if code[:1] in "45" and "application/problem+json" in content:
-                            content.pop("application/json", None)
-                    if open_mode and op.get("security"):
-                        op["security"] = [{}, *op["security"]]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(settings: Settings, *, log_level: str = "info") -> None:

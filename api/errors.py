@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -134,7 +135,23 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         detail = f"no route {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"method {request.method} is not allowed on {request.url.path}"
+        return problem(405, detail, request=request, headers={"Allow": _allowed_methods(request)})
     return problem(exc.status_code, detail, request=request, headers=exc.headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette's Allow names only the first route matching the path, and /v1/documents has two (GET and
+    # POST): derive it from the OpenAPI document instead, which lists every operation on a path.
+    app = request.app
+    index = getattr(app.state, "allow_index", None)
+    if index is None:
+        index = []
+        for template, ops in app.openapi().get("paths", {}).items():
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            index.append((re.compile(f"^{pattern}$"), sorted(m.upper() for m in ops)))
+        app.state.allow_index = index
+    path = request.url.path
+    return ", ".join(next((methods for rx, methods in index if rx.match(path)), []))
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ CHUNK_DEPTH = 50  # chunks retrieved per question, so that 10 distinct articles 
 ARTICLE_DEPTH = 10
 
 Article = tuple[str, str]  # (law_id, article_id)
+_SYLLABLE = re.compile(r"\w+")
 
 
 def nfc(text: str) -> str:
@@ -173,6 +175,28 @@ def rank_articles(passages: Sequence[Passage], law_of: Callable[[Passage], str |
     return m.dedupe(arts)[:depth]  # type: ignore[return-value]
 
 
+def plain_bm25(laws: Sequence[AlqacLaw]) -> Callable[[str], list[Article]]:
+    """The issue's reference: BM25 (bm25s defaults) over lower-cased syllables of whole articles."""
+    import bm25s
+    import numpy as np
+
+    def tokens(text: str) -> list[str]:
+        return _SYLLABLE.findall(text.lower())
+
+    keys = [(a.law_id, a.article_id) for law in laws for a in law.articles]
+    model = bm25s.BM25()
+    model.index([tokens(a.text) for law in laws for a in law.articles], show_progress=False)
+
+    def retrieve(query: str) -> list[Article]:
+        known = [t for t in tokens(query) if t in model.vocab_dict]
+        if not known:
+            return []
+        scores = model.get_scores(known)
+        return [keys[i] for i in np.argsort(-scores, kind="stable")[:ARTICLE_DEPTH] if scores[i] > 0]
+
+    return retrieve
+
+
 @dataclass(frozen=True)
 class ArticleOutcome:
     id: str
@@ -219,7 +243,8 @@ def run_articles(name: str, retrieve: Callable[[str], list[Article]], questions:
 
 
 def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_path: Path, *,
-                   limit: int | None = None, compare: bool = False, f2_k: int = 5) -> dict[str, Any]:
+                   limit: int | None = None, compare: bool = False, f2_k: int = 5,
+                   reference: bool = False) -> dict[str, Any]:
     """Convert, ingest (cached by content hash) and score ALQAC retrieval: ours and, optionally, baselines."""
     from ingest.pipeline import PIPELINE_VERSION, ingest_paths
     from rag.engine import open_engine
@@ -261,6 +286,8 @@ def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_
             runs.append(run_articles(
                 "langchain", lambda q: rank_articles(langchain_passages(index, q, CHUNK_DEPTH),
                                                      lambda p: p.doc_names[0]), questions, f2_k))
+        if reference:
+            runs.append(run_articles("bm25-plain", plain_bm25(laws), questions, f2_k))
     finally:
         engine.close()
     result.update({"runs": runs, "questions": len(questions), "skipped_questions": skipped,

@@ -90,6 +90,8 @@ def eval_alqac_command(
     as_json: JsonOpt = False,
     compare: CompareOpt = False,
     f2_k: F2Opt = None,
+    reference: Annotated[bool, typer.Option("--plain-bm25", help="Add the reference row: plain BM25 over "
+                                            "lower-cased syllables of whole articles")] = False,
     out: OutOpt = Path("reports"),
     verbose: VerboseOpt = False,
 ) -> None:
@@ -107,7 +109,7 @@ def eval_alqac_command(
     k = f2_k or settings.top_k
     started = time.perf_counter()
     result = evaluate_alqac(settings, load_embedder(settings), laws, questions, limit=limit, compare=compare,
-                            f2_k=k)
+                            f2_k=k, reference=reference)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(questions))
     columns = [c.format(k=k) for c in ALQAC_COLUMNS]
     if as_json:

@@ -7,9 +7,9 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from rag.compose import asks_about_document, compose_extractive, obligations_actor
+from rag.compose import asks_about_document, compose_extractive, obligations_actor, promote_structural
 from rag.evidence import content_terms, coverage, missing_need, passage_terms
-from rag.query import QueryInfo, understand
+from rag.query import QueryInfo, translate_terms, understand
 from rag.retrieve import search_query
 from rag.types import Answer, Filters, Hit, Turn
 from rag.verify import Source, verify
@@ -38,15 +38,17 @@ def evidence_is_weak(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, thresh
     """Abstain when the best passages miss the question's key terms or the kind of fact it needs."""
     if not hits:
         return True, 0.0
-    top = hits[:3]
-    texts = [h.chunk.search_text() for h in top]
-    query_text = info.expanded if info.language == "en" else info.standalone
-    terms = content_terms(query_text)
+    texts = [h.chunk.search_text() for h in hits[:3]]
     if info.language == "en":
-        # English words never occur in Vietnamese passages: judge coverage on the translated terms.
-        terms = content_terms(info.expanded.replace(info.standalone, "")) or terms
+        # English words never occur in Vietnamese passages: judge the translated terms, and count every
+        # English content word we could not translate as missing (unless the passages contain it as is).
+        translated = translate_terms(info.standalone)
+        untranslated = [w for w in content_terms(info.standalone) if not translate_terms(w)]
+        terms = content_terms(translated) + untranslated
+    else:
+        terms = content_terms(info.standalone)
     cov = coverage(terms, passage_terms(texts), snapshot.idf)
-    if missing_need(info.standalone, texts):
+    if missing_need(info.standalone, texts, translate_terms):
         return True, cov
     return cov < threshold, cov
 
@@ -77,6 +79,7 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
     snapshot = engine.store.snapshot
     k = top_k or settings.top_k
     hits = search_query(engine, info, k=max(k, 8), filters=filters, timings=timings)
+    hits = promote_structural(info, hits, snapshot)
     t1 = time.perf_counter()
     timings["retrieve_ms"] = (t1 - t0) * 1000
     lang = info.language

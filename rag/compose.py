@@ -6,9 +6,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from ingest.docnumber import find_doc_references
 from ingest.normalize import fold_accents
 from rag.evidence import content_terms, passage_terms
 from rag.query import QueryInfo, translate_terms
+from rag.types import Hit
 from rag.verify import Source, split_sentences
 
 _ACTOR_VI = re.compile(r"^(?:theo công văn,?\s*)?(.+?)\s+(?:phải|cần|có trách nhiệm|có nhiệm vụ|được đề nghị|"
@@ -35,9 +37,24 @@ OBLIGATIONS_LEAD = {
 }
 
 
+_ASKS_DUTIES = re.compile(r"\b(lam gi|phai lam|nhiem vu|trach nhiem|thuc hien nhung gi|trien khai nhung gi|"
+                          r"de nghi lam|yeu cau lam|what must|what should|what is .* required|what are .* required|"
+                          r"responsibilit|duties|tasks|obligations|asked to do)\b")
+_QUESTION_WORDS = re.compile(r"\b(nao|gi|ai|sao|bao nhieu|may|which|what|who|how)\b")
+
+
 def obligations_actor(question: str) -> str | None:
     """The actor X of a 'what must X do' question, if it is one."""
     q = question.strip().rstrip("?").strip()
+    if not _ASKS_DUTIES.search(fold_accents(q)):
+        return None
+    actor = _match_actor(q)
+    if actor and not _QUESTION_WORDS.search(fold_accents(actor)):
+        return actor
+    return None
+
+
+def _match_actor(q: str) -> str | None:
     for rx in (_ACTOR_VI_PREFIX, _ACTOR_VI, _ACTOR_EN_PREFIX, _ACTOR_EN):
         m = rx.match(q)
         if m and len(m.group(1).split()) <= 12:
@@ -64,16 +81,12 @@ def _doc_label(src: Source) -> str:
 
 def compose_obligations(info: QueryInfo, actor: str, sources: Sequence[Source]) -> str | None:
     """Bullets of what the actor must do, from the passage whose lead label names the actor."""
-    translated = translate_terms(actor) if info.language == "en" else ""
-    actor_terms = set(content_terms(translated or actor)) or set(fold_accents(actor).split())
+    actor_terms = _actor_terms(info, actor)
     best: tuple[float, Source, re.Match[str]] | None = None
     for src in sources[:5]:
         m = _LEAD_LABEL.search(src.chunk.text[:_LABEL_WINDOW])
-        if not m or not actor_terms:
-            continue
-        label_terms = passage_terms([m.group(1)])
-        score = sum(t in label_terms for t in actor_terms) / len(actor_terms)
-        if score >= 0.6 and (best is None or score > best[0]):
+        score = _label_score(src.chunk.text, actor_terms)
+        if m and score >= 0.6 and (best is None or score > best[0]):
             best = (score, src, m)
     if best is None:
         return None
@@ -92,7 +105,7 @@ def compose_obligations(info: QueryInfo, actor: str, sources: Sequence[Source]) 
 _INTENTS: dict[str, tuple[re.Pattern[str], str]] = {
     "signer": (re.compile(r"\b(ai ky|nguoi ky|ky boi|ky ten|ky van ban|ky cong van|who signed|signed by|signer|"
                           r"signatory)"), "closing"),
-    "cc": (re.compile(r"\b(noi nhan|distribution list|copied to|cc)\b"), "closing"),
+    "cc": (re.compile(r"\b(noi nhan|nhan cong van|nhan van ban|distribution list|copied to|cc)\b"), "closing"),
     "recipients": (re.compile(r"\b(kinh gui|gui cho|gui den|gui toi|gui ai|gui nhung ai|addressed to|sent to|"
                               r"recipients?)\b"), "header"),
     "issuer": (re.compile(r"\b(co quan nao ban hanh|ai ban hanh|don vi ban hanh|co quan ban hanh|"
@@ -119,12 +132,63 @@ INTENT_LEAD = {
 
 
 def metadata_intent(question: str) -> str | None:
-    """Which header/closing field a question asks about, if any."""
+    """Which header/closing field a question asks about, if any (not when it names another document)."""
+    if find_doc_references(question):
+        return None
     folded = fold_accents(question)
     for intent, (rx, _) in _INTENTS.items():
         if rx.search(folded):
             return intent
     return None
+
+
+_BLOCKS = frozenset({"header", "closing"})
+
+
+def promote_structural(info: QueryInfo, hits: Sequence[Any], snapshot: Any) -> list[Any]:
+    """Rerank by structure: the header/closing block for document questions, the actor's item for duties."""
+    hits = list(hits)
+    if not hits:
+        return hits
+    intent = metadata_intent(info.standalone)
+    if intent:
+        block = _INTENTS[intent][1]
+        present = [h for h in hits if h.chunk.kind == block]
+        if present:
+            target = present[0]
+        else:
+            doc_id = hits[0].chunk.doc_id
+            ids = [c for c in snapshot.by_doc.get(doc_id, ()) if snapshot.chunks[c].kind == block]
+            if not ids:
+                return hits
+            meta = snapshot.docs[doc_id].meta
+            target = Hit(chunk=snapshot.chunks[ids[0]], score=hits[0].score, title=meta.title, number=meta.number)
+        return [target, *[h for h in hits if h.chunk.id != target.chunk.id]]
+    actor = obligations_actor(info.standalone)
+    if actor:
+        terms = _actor_terms(info, actor)
+        for h in hits[:5]:
+            if _label_score(h.chunk.text, terms) >= 0.6:
+                return [h, *[x for x in hits if x.chunk.id != h.chunk.id]]
+    if hits[0].chunk.kind in _BLOCKS:
+        # Not a question about the document itself: a body passage ranks before the header/closing block.
+        body = next((i for i, h in enumerate(hits[:3]) if h.chunk.kind not in _BLOCKS), None)
+        if body is not None:
+            return [hits[body], *[h for i, h in enumerate(hits) if i != body]]
+    return hits
+
+
+def _actor_terms(info: QueryInfo, actor: str) -> set[str]:
+    translated = translate_terms(actor) if info.language == "en" else ""
+    return set(content_terms(translated or actor)) or set(fold_accents(actor).split())
+
+
+def _label_score(text: str, actor_terms: set[str]) -> float:
+    m = _LEAD_LABEL.search(text[:_LABEL_WINDOW])
+    if not m or not actor_terms:
+        return 0.0
+    label_terms = passage_terms([m.group(1)])
+    return sum(t in label_terms for t in actor_terms) / len(actor_terms)
 
 
 def asks_about_document(question: str, hits: Sequence[Any]) -> bool:
@@ -188,7 +252,8 @@ def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str
     terms = content_terms(query_text)
     scored: list[tuple[float, int, int, Source, tuple[int, int]]] = []
     for rank, src in enumerate(sources[:4]):
-        prior = 1.0 / (1.0 + 0.5 * rank)
+        # Header and closing lines share many words with any question about "the công văn".
+        prior = (0.4 if src.chunk.kind in _BLOCKS else 1.0) / (1.0 + 0.5 * rank)
         for pos, (start, end) in enumerate(split_sentences(src.chunk.text)):
             sentence = src.chunk.text[start:end]
             if len(sentence) < 12:
@@ -203,7 +268,7 @@ def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str
         top = [s for s in scored if s[1] == 0][:2]
         chosen = top
     else:
-        chosen = sorted((s for s in scored if s[0] >= 0.45 * best), key=lambda s: -s[0])[:max_sentences]
+        chosen = sorted((s for s in scored if s[0] >= 0.6 * best), key=lambda s: -s[0])[:max_sentences]
     chosen.sort(key=lambda s: (s[1], s[2]))
     lines = [LEAD[info.language]]
     for _, _, _, src, (start, end) in chosen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from ingest.normalize import fold_accents
 from rag.query import expand_abbreviations
@@ -20,16 +21,47 @@ there can could would will please tell me us
 """.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Questions that need a specific kind of fact: when the passages hold none, the documents do not answer.
-NEEDS = {
+# Questions that need a specific kind of fact: when no retrieved passage holds one, the documents do not
+# answer, however many words they share with the question. (asked: accent-folded question; held: passages)
+NEEDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (re.compile(r"\b(muc phat|phat bao nhieu|bao nhieu tien|tien phat|luong|kinh phi|ngan sach|chi phi|"
                          r"fine|fined|salary|wage|budget|cost|how much money|penalt)", re.I),
               re.compile(r"(\d[\d.,]*\s*(?:đồng|vnđ|vnd|triệu|tỷ|nghìn|\$|usd)|phạt tiền|mức lương|"
                          r"hệ số lương|kinh phí|ngân sách|dự toán)", re.I)),
+    "percent": (re.compile(r"\b(ty le|bao nhieu phan tram|phan tram|muc dong|percent|percentage|rate)\b", re.I),
+                re.compile(r"(%|phần trăm|tỷ lệ)", re.I)),
+    "phone": (re.compile(r"\b(so dien thoai|duong day nong|hotline|phone|telephone)\b", re.I),
+              re.compile(r"(điện thoại|đường dây nóng|hotline|\d{3,4}[ .]?\d{3}[ .]?\d{3,4})", re.I)),
     "deadline": (re.compile(r"\b(thoi han|han chot|han cuoi|truoc ngay nao|deadline|due date|by when|"
-                            r"bao gio phai|khi nao phai|han nop)", re.I),
-                 re.compile(r"(thời hạn|trước ngày|chậm nhất|hạn chót|trong vòng \d+|trước \d)", re.I)),
+                            r"bao gio phai|khi nao phai|han nop|hang thang|hang quy|dinh ky|periodic|monthly)", re.I),
+                 re.compile(r"(thời hạn|trước ngày|chậm nhất|hạn chót|trong vòng \d+|hằng tháng|hằng quý|"
+                            r"định kỳ)", re.I)),
+    "effective": (re.compile(r"\b(hieu luc|co hieu luc|take effect|effective|in force)\b", re.I),
+                  re.compile(r"(hiệu lực)", re.I)),
+    "rank": (re.compile(r"\b(hang may|xep hang may|xep loai|tier|bac may|ranked)\b", re.I),
+             re.compile(r"(tier|hạng \d|bậc \d|nhóm \d|xếp hạng \d)", re.I)),
+    "sanction": (re.compile(r"\b(ky luat|xu phat|che tai|bi xu ly|disciplin|sanction|punish)", re.I),
+                 re.compile(r"(kỷ luật|xử phạt|chế tài|truy cứu)", re.I)),
 }
+_COUNT = re.compile(r"\b(?:how many|bao nhieu|may)\s+([a-z]+(?:\s+[a-z]+)?)", re.I)
+_NUMBER_THEN_WORDS = r"\d+\s+(?:\w+\s+){0,3}?"
+
+
+def _count_supported(question: str, joined_folded: str, translate: Any) -> bool:
+    """'How many X' / 'bao nhiêu X': some passage writes a number followed closely by X."""
+    m = _COUNT.search(fold_accents(question))
+    if not m:
+        return True
+    noun = m.group(1)
+    if noun.split()[0] in STOPWORDS and len(noun.split()) == 1:
+        return True
+    if re.fullmatch(r"[a-z ]+", noun) and translate is not None and re.search(r"\bhow many\b", m.group(0)):
+        vi = translate(noun)
+        if not vi:
+            return False  # an English noun we cannot map to the documents cannot be counted in them
+        noun = fold_accents(vi.split()[0]) if vi else noun
+    head = noun.split()[0]
+    return re.search(_NUMBER_THEN_WORDS + re.escape(head), joined_folded) is not None
 
 
 def content_terms(text: str) -> list[str]:
@@ -56,11 +88,14 @@ def coverage(question_terms: list[str], passage: set[str], idf: dict[str, float]
     return sum(w for t, w in weights.items() if t in passage) / total if total else 0.0
 
 
-def missing_need(question: str, passages: Iterable[str]) -> str | None:
-    """The kind of fact the question needs and no passage holds ('money', 'deadline'), else None."""
+def missing_need(question: str, passages: Iterable[str], translate: Any = None) -> str | None:
+    """The kind of fact the question needs and no passage holds ('money', 'deadline', …), else None."""
     folded = fold_accents(question)
-    joined = "\n".join(passages)
+    texts = list(passages)
+    joined = "\n".join(texts)
     for need, (asks, has) in NEEDS.items():
         if asks.search(folded) and not has.search(joined):
             return need
+    if not _count_supported(question, fold_accents(joined), translate):
+        return "count"
     return None

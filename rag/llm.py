@@ -211,12 +211,17 @@ class OpenAIGenerator(_Prompted):
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]:
         """Yield tokens as the endpoint sends them; return the finished draft."""
         parts: list[str] = []
+        finished = False
         for chunk in self.chat.stream(self.messages(info, sources)):
             content = getattr(chunk, "content", None)
             piece = content if isinstance(content, str) else (_text_of(content) if content else "")
+            metadata = getattr(chunk, "response_metadata", None) or {}
+            finished = finished or bool(metadata.get("finish_reason"))
             if piece:
                 parts.append(piece)
                 yield piece
+        if not finished:  # the connection closed mid-answer: no finish_reason ever came
+            raise LLMError("the stream ended before the model finished its answer")
         return self.finish(_text_of("".join(parts)), info, sources)
 
 
@@ -271,16 +276,21 @@ def make_chat_model(settings: Settings) -> Any:
 
     if not settings.llm_model:
         raise ValueError("POLICYQA_ANSWER_MODE=openai needs POLICYQA_LLM_MODEL (the served model name)")
+    # ChatOpenAI sends the limit as OpenAI's newer `max_completion_tokens`, which some compatible servers
+    # ignore (llama-cpp-python's would then generate until the context is full): send `max_tokens` to them.
+    hosted = settings.llm_base_url is None  # None = the OpenAI API itself
+    limit: dict[str, Any] = ({"max_tokens": settings.llm_max_tokens} if hosted
+                             else {"extra_body": {"max_tokens": settings.llm_max_tokens}})
     return ChatOpenAI(
-        base_url=settings.llm_base_url,  # None = the OpenAI API itself
+        base_url=settings.llm_base_url,
         model=settings.llm_model,
         # Local servers (vLLM, Ollama, llama.cpp) ignore the key, but the client insists on one.
         api_key=settings.llm_api_key or "not-needed",  # type: ignore[arg-type]
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_retries,
-        max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
         temperature=settings.llm_temperature,
         use_responses_api=False,  # plain /chat/completions: what every compatible server speaks
+        **limit,
     )
 
 
@@ -313,7 +323,9 @@ def load_llama(path: Path, settings: Settings, chat_format: str | None = None) -
                          "pip install '.[llamacpp]'") from exc
     if not path.is_file():
         raise ValueError(f"POLICYQA_LLM_GGUF_PATH {path} is not a file")
-    return Llama(model_path=str(path), n_ctx=settings.llm_context_tokens, n_threads=settings.llm_threads,
+    # llama-cpp-python's default is half the cores (one thread on a 2-core machine).
+    threads = settings.llm_threads or os.cpu_count() or 1
+    return Llama(model_path=str(path), n_ctx=settings.llm_context_tokens, n_threads=threads,
                  chat_format=chat_format or settings.llm_chat_format, verbose=False)
 
 

@@ -46,7 +46,7 @@ ABBREVIATIONS: dict[str, str] = {
 
 # English terms → Vietnamese, so an English question also meets the Vietnamese lexical index.
 GLOSSARY: dict[str, str] = {
-    "human rights": "quyền con người nhân quyền", "human trafficking": "mua bán người buôn người",
+    "human rights": "quyền con người nhân quyền", "rights": "quyền", "right": "quyền", "human trafficking": "mua bán người buôn người",
     "trafficking": "mua bán người buôn người", "press": "báo chí", "newspaper": "báo chí",
     "media": "báo chí truyền thông", "district": "huyện", "districts": "huyện", "province": "tỉnh",
     "provincial": "tỉnh", "people's committee": "Ủy ban nhân dân", "people's committees": "Ủy ban nhân dân",
@@ -63,6 +63,17 @@ GLOSSARY: dict[str, str] = {
     "social media": "mạng xã hội", "social networks": "mạng xã hội", "fine": "phạt", "penalty": "xử phạt",
     "deadline": "thời hạn", "salary": "lương", "budget": "kinh phí ngân sách", "must": "phải",
     "department": "Sở", "information and communications": "Thông tin và Truyền thông",
+    "avoid": "tránh", "public": "người dân", "people": "người dân", "handling": "xử lý", "handle": "xử lý",
+    "violators": "vi phạm", "violations": "vi phạm", "law violators": "đối tượng vi phạm pháp luật",
+    "partners": "đối tác", "annual": "thường niên", "dialogues": "đối thoại", "vietnam": "Việt Nam",
+    "women's union": "Hội Liên hiệp Phụ nữ", "union": "Hội", "provide": "cung cấp", "amended": "sửa đổi",
+    "citizens": "công dân", "access": "tiếp cận", "persons": "người", "short messages": "thông điệp ngắn",
+    "messages": "thông điệp", "civil servants": "cán bộ công chức", "staff": "cán bộ", "news": "tin tức",
+    "achievements": "thành tựu", "efforts": "nỗ lực", "false": "sai sự thật", "refute": "phản bác",
+    "online": "mạng xã hội", "published": "công bố", "state department": "Bộ Ngoại giao",
+    "constructive": "xây dựng", "spirit": "tinh thần", "draft": "dự thảo", "committee": "Ủy ban",
+    "committees": "Ủy ban", "kon tum": "Kon Tum", "australia": "Australia", "eu": "EU",
+    "european union": "Liên minh Châu Âu", "journal": "tạp chí", "magazine": "tạp chí",
 }
 
 _EN_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "the", "is", "are", "does",
@@ -80,6 +91,7 @@ _FOLLOWUP_EN = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(.+?)\s*[?.!]*
 _SUBJECT_PRED = re.compile(r"^(.+?)\s+((?:phải|cần|có trách nhiệm|có nhiệm vụ|được đề nghị|được yêu cầu|"
                            r"được giao|làm gì|thực hiện|must|should|is required|are required|need)\b.*)$",
                            re.IGNORECASE)
+_QUESTION_WORD = re.compile(r"\b(nao|gi|ai|bao nhieu|may|khi nao|bao gio|which|what|who|when|how)\b")
 _PRONOUNS = re.compile(r"\b(?:đó|này|ấy|nó|họ|văn bản đó|it|they|them|that|this|those)\b", re.IGNORECASE)
 
 
@@ -145,6 +157,8 @@ def condense(question: str, history: Sequence[Turn]) -> str:
     m = _FOLLOWUP_VI.match(question) or _FOLLOWUP_EN.match(question)
     if m:
         new_subject = m.group(1).strip(" ,")
+        if _QUESTION_WORD.search(fold_accents(new_subject)):
+            return new_subject[0].upper() + new_subject[1:] + ("" if new_subject.endswith("?") else "?")
         sp = _SUBJECT_PRED.match(prev.rstrip("?.! "))
         if sp:
             return f"{new_subject} {sp.group(2)}?"

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     llm_gguf_path: Path | None = None
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     llm_context_tokens: int = Field(default=8192, ge=512)  # llamacpp mode: context window (n_ctx)
-    llm_threads: int | None = None  # llamacpp mode: CPU threads (None = llama.cpp's default)
+    llm_threads: int | None = None  # llamacpp mode: CPU threads (None = all cores)
     llm_chat_format: str | None = None  # llamacpp mode: llama-cpp-python chat format (None = from the GGUF)
     llm_fold_system: bool = False  # put the system prompt in the user turn (models without a system role)
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evals.alqac import cache_key, law_body, law_markdown, load_law, load_questions, write_converted
+from evals.alqac import (
+    cache_key,
+    law_body,
+    law_markdown,
+    load_law,
+    load_questions,
+    plain_bm25,
+    write_converted,
+)
 from evals.baselines import article_at, article_starts
 from ingest.load import load_bytes
 from ingest.parse import parse_document
@@ -60,6 +68,18 @@ def test_converted_law_parses_into_its_articles(tmp_path: Path) -> None:
     assert parsed.meta.title == "Luật Thanh niên"
     labels = [u.label for u in parsed.units if u.kind == "dieu"]
     assert labels == [f"Điều {a.article_id}" for a in law.articles]
+
+
+def test_plain_bm25_reference_ranks_whole_articles(tmp_path: Path) -> None:
+    law = load_law(_write_law(tmp_path, "Luật Y", [
+        {"1": "Phạm vi điều chỉnh\nLuật này quy định về thanh niên."},
+        {"2": "Tuổi thanh niên\nThanh niên là công dân từ đủ 16 tuổi đến 30 tuổi."},
+        {"3": "Hiệu lực\nLuật có hiệu lực từ năm 2021."},
+    ]))
+    retrieve = plain_bm25([law])
+    assert retrieve("Thanh niên là công dân bao nhiêu TUỔI?")[0] == ("Luật Y", "2")
+    assert retrieve("hiệu lực") == [("Luật Y", "3")]
+    assert retrieve("xyz qwerty") == []
 
 
 def test_questions_are_filtered_to_the_loaded_laws() -> None:

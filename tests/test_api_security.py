@@ -428,9 +428,9 @@ def test_upload_too_large_is_413_when_streamed_without_length(open_client: TestC
     assert_problem(r, 413, contains="POLICYQA_MAX_UPLOAD_BYTES")
 
 
-def test_too_many_files_is_413(open_client: TestClient) -> None:
+def test_too_many_files_is_422(open_client: TestClient) -> None:
     files = [("files", (f"f{i}.txt", f"Thông báo số {i}.".encode(), "text/plain")) for i in range(3)]
-    assert_problem(open_client.post("/v1/documents", files=files), 413, contains="at most 2 files")
+    assert_problem(open_client.post("/v1/documents", files=files), 422, contains="at most 2 files")
 
 
 def test_empty_and_missing_files(open_client: TestClient) -> None:

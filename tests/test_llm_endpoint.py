@@ -46,9 +46,9 @@ def _completion(text: str) -> dict[str, Any]:
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
-def _chunk(text: str) -> bytes:
+def _chunk(text: str, finish: str | None = None) -> bytes:
     data = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "test",
-            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+            "choices": [{"index": 0, "delta": {"content": text} if text else {}, "finish_reason": finish}]}
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
@@ -104,6 +104,7 @@ class FakeLLM:
                 return
             for piece in pieces:
                 h.wfile.write(_chunk(piece))
+            h.wfile.write(_chunk("", finish="stop"))
             h.wfile.write(b"data: [DONE]\n\n")
         else:
             self._send(h, 200, json.dumps(_completion(scripted_reply(body)), ensure_ascii=False).encode())

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ingest.pipeline import ingest_paths
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, make_settings
 from tests.fixtures import make_docx
 from ui.app import mount_ui
 from ui.backend import HttpBackend, InProcessBackend, UploadDenied
-from ui.chat import attach_passages
+from ui.chat import attach_passages, make_filters
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +48,9 @@ def test_in_process_answer_documents_and_passages(corpus_engine: Any) -> None:
     assert full is not None and full["chunks"] and full["text"]
     assert backend.document("no-such-doc") is None
     assert backend.upload_needs_key() is False
+    only = done_of(backend.ask(QUESTION, [], make_filters("", dispatch["id"])))
+    assert only["citations"] and {c["doc_id"] for c in only["citations"]} == {dispatch["id"]}
+    assert done_of(backend.ask(QUESTION, [], make_filters("luật", "")))["abstained"]  # no law is stored
 
 
 def test_upload_needs_an_admin_key_when_keys_are_configured(engine_factory: Any) -> None:
@@ -73,14 +76,19 @@ def test_engine_not_open_yet_is_reported() -> None:
         list(backend.ask("x", [], None))
 
 
-@pytest.fixture
-def api(engine_factory: Any) -> Iterator[tuple[FastAPI, Any]]:
-    engine = engine_factory("api", api_keys="adm-key:admin,rd-key:reader", rate_limit_per_minute=100_000)
+@pytest.fixture(scope="module")
+def api(embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Any]]:
+    from rag.engine import open_engine
+
+    settings = make_settings(tmp_path_factory.mktemp("ui-api"), api_keys="adm-key:admin,rd-key:reader",
+                             rate_limit_per_minute=100_000)
+    engine = open_engine(settings, embedder=embedder)
     assert not ingest_paths(engine.store, [CORPUS]).failed
-    app = create_app(engine.settings, engine)
-    mount_ui(app, engine.settings)
-    mount_ui(app, engine.settings)  # idempotent: create_app may already have mounted it
+    app = create_app(settings, engine)
+    mount_ui(app, settings)
+    mount_ui(app, settings)  # idempotent: create_app may already have mounted it
     yield app, engine
+    engine.close()
 
 
 def test_http_backend_matches_in_process(api: tuple[FastAPI, Any]) -> None:
@@ -117,7 +125,7 @@ def test_mounted_routes(api: tuple[FastAPI, Any]) -> None:
         assert home.status_code == 307 and home.headers["location"] == "ui/"
         page = client.get("/ui/")
         assert page.status_code == 200 and "<html" in page.text.lower()
-        doc = next(iter(engine.store.snapshot.docs.values()))
+        doc = next(d for d in engine.store.snapshot.docs.values() if d.source_key.endswith("TTBCXB.md"))
         chunk = engine.store.snapshot.chunks[doc.chunk_ids[2]]
         view = client.get(f"/ui-doc/{doc.doc_id}", params={"start": chunk.start, "end": chunk.end})
         assert view.status_code == 200 and '<mark id="passage"' in view.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,8 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
     max_history = settings.max_history_turns
     needs_key = backend.upload_needs_key()
 
-    with gr.Blocks(title=t("app_title"), delete_cache=(3600, 3600)) as demo:
+    demo = gr.Blocks(title=t("app_title"), delete_cache=(3600, 3600), analytics_enabled=False)
+    with demo:
         session = gr.State(new_session)
         with gr.Row(equal_height=True, elem_id="pq-header-row"):
             header = gr.Markdown(f"## {t('app_title')}\n{t('app_subtitle')}", elem_id="pq-header",
@@ -167,7 +169,8 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
                     report = gr.Markdown(elem_id="pq-report")
 
         # ---- chat -----------------------------------------------------------------------------------
-        def ask(q: str, messages: list[dict[str, Any]], sess: ChatSession, doc_type: str, doc_id: str):  # noqa: ANN202
+        def ask(q: str, messages: list[dict[str, Any]], sess: ChatSession, doc_type: str,
+                doc_id: str) -> Iterator[tuple[Any, ...]]:
             q = (q or "").strip()
             if not q:
                 yield messages, sess, gr.skip(), gr.skip()
@@ -178,23 +181,21 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
                 messages[-1] = {"role": "assistant", "content": content}
                 yield messages, sess, render.sources_html(sess.views, sess.current, sess.lang), ""
 
-        ask_io = {"inputs": [question, chatbot, session, f_type, f_doc],
-                  "outputs": [chatbot, session, sources, question],
-                  "concurrency_limit": ASK_CONCURRENCY, "show_progress": "hidden"}
-        question.submit(ask, **ask_io)
-        send.click(ask, **ask_io)
-        for btn in example_btns:
-            btn.click(ask, inputs=[btn, chatbot, session, f_type, f_doc], outputs=ask_io["outputs"],
+        ask_outputs = [chatbot, session, sources, question]
+        gr.on([question.submit, send.click], ask, inputs=[question, chatbot, session, f_type, f_doc],
+              outputs=ask_outputs, concurrency_limit=ASK_CONCURRENCY, show_progress="hidden")
+        for btn in example_btns:  # an example button asks its own text
+            btn.click(ask, inputs=[btn, chatbot, session, f_type, f_doc], outputs=ask_outputs,
                       concurrency_limit=ASK_CONCURRENCY, show_progress="hidden")
 
-        def start_over(sess: ChatSession):  # noqa: ANN202
+        def start_over(sess: ChatSession) -> tuple[Any, ...]:
             fresh = new_session(sess.lang)
             return [], fresh, render.sources_html([], None, fresh.lang), gr.update(visible=False), ""
 
         new_chat.click(start_over, [session], [chatbot, session, sources, fb_box, fb_status])
         chatbot.clear(start_over, [session], [chatbot, session, sources, fb_box, fb_status])
 
-        def select(evt: gr.SelectData, sess: ChatSession):  # noqa: ANN202
+        def select(evt: gr.SelectData, sess: ChatSession) -> tuple[Any, ...]:
             index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             turn = int(index) // 2
             if 0 <= turn < len(sess.views):
@@ -203,7 +204,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
 
         chatbot.select(select, [session], [session, sources], show_progress="hidden")
 
-        def like(evt: gr.LikeData, sess: ChatSession):  # noqa: ANN202
+        def like(evt: gr.LikeData, sess: ChatSession) -> tuple[Any, ...]:
             index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
             turn = int(index) // 2
             if not 0 <= turn < len(sess.views) or sess.views[turn].get("pending"):
@@ -225,7 +226,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
 
         chatbot.like(like, [session], [session, fb_box, fb_status], show_progress="hidden")
 
-        def send_comment(text: str, sess: ChatSession):  # noqa: ANN202
+        def send_comment(text: str, sess: ChatSession) -> tuple[Any, ...]:
             if sess.rated is None or not (text or "").strip():
                 return gr.skip(), gr.skip(), gr.skip()
             feedback.comment(sess.id, sess.rated, text)
@@ -235,7 +236,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
         fb_comment.submit(send_comment, [fb_comment, session], [fb_comment, fb_box, fb_status])
 
         # ---- documents --------------------------------------------------------------------------------
-        def load_docs(doc_type: str, sess: ChatSession):  # noqa: ANN202
+        def load_docs(doc_type: str, sess: ChatSession) -> tuple[Any, ...]:
             lang_ = sess.lang if sess else "vi"
             try:
                 docs = backend.documents()
@@ -248,12 +249,10 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
             return (render.documents_html(shown, lang_), gr.update(choices=types), gr.update(choices=types),
                     gr.update(choices=doc_choices))
 
-        docs_io = {"inputs": [d_type, session], "outputs": [docs_table, d_type, f_type, f_doc]}
-        demo.load(load_docs, **docs_io)
-        refresh.click(load_docs, **docs_io)
-        d_type.change(load_docs, **docs_io)
+        gr.on([demo.load, refresh.click, d_type.change], load_docs, inputs=[d_type, session],
+              outputs=[docs_table, d_type, f_type, f_doc])
 
-        def upload(paths: list[str] | None, key: str, doc_type: str, sess: ChatSession):  # noqa: ANN202
+        def upload(paths: list[str] | None, key: str, doc_type: str, sess: ChatSession) -> tuple[Any, ...]:
             lang_ = sess.lang
             if not paths:
                 return t("upload_none", lang_), *load_docs(doc_type, sess)
@@ -275,7 +274,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
                          [report, docs_table, d_type, f_type, f_doc], concurrency_limit=1)
 
         # ---- language -----------------------------------------------------------------------------------
-        def switch(lang_: str, sess: ChatSession, doc_type: str):  # noqa: ANN202
+        def switch(lang_: str, sess: ChatSession, doc_type: str) -> tuple[Any, ...]:
             sess.lang = lang_
             try:
                 docs = backend.documents()
@@ -359,7 +358,7 @@ def standalone_app(settings: Settings, backend: Backend | None = None) -> FastAP
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if backend is not None:
             yield
             return

@@ -151,7 +151,7 @@ def _empty_report(engine: Any) -> dict[str, Any]:
 
 def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
     """Server-sent events (`event:` + `data:` lines, blank line between) as Events."""
-    kind, data = "message", []
+    kind, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Admin, EngineDep, MetricsDep, Reader, SettingsDep
-from api.errors import ApiError, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from api.errors import ApiError, NotFound, Unprocessable, UnsupportedMediaType
 from api.schemas import (
     ChunkOut,
     DeleteOut,
@@ -34,6 +34,13 @@ DocId = Annotated[
 ]
 SUPPORTED = "Markdown, plain text (UTF-8), DOCX, PDF or HTML"
 
+ACCEPTED_TYPES = (
+    "text/markdown",
+    "text/plain",
+    "text/html",
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+)
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -50,7 +57,8 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "bytes; the name is only a label.",
                         }
                     },
-                }
+                },
+                "encoding": {"files": {"contentType": ", ".join(ACCEPTED_TYPES)}},
             }
         },
     }
@@ -121,8 +129,9 @@ async def _read_form(request: Request, settings: Settings) -> list[UploadFile]:
         raise  # the size limit, raised while the body streamed in
     except StarletteHTTPException as exc:
         if str(exc.detail).startswith("Too many files"):
-            raise PayloadTooLarge(
-                f"at most {settings.max_upload_files} files per upload (POLICYQA_MAX_UPLOAD_FILES)"
+            msg = f"at most {settings.max_upload_files} files per upload (POLICYQA_MAX_UPLOAD_FILES)"
+            raise Unprocessable(
+                f"body.files: {msg}", errors=[{"loc": ["body", "files"], "msg": msg, "type": "too_long"}]
             ) from exc
         raise ApiError(f"malformed multipart body: {exc.detail}") from exc
     except Exception as exc:  # python-multipart on garbage input

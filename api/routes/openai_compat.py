@@ -55,6 +55,32 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+# What `split_messages` needs, stated in the schema: at least one user message with non-blank text.
+_USER_MESSAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {
+            "anyOf": [
+                {"type": "string", "pattern": r"\S"},
+                {
+                    "type": "array",
+                    "contains": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {
+                            "type": {"enum": ["text", "input_text"]},
+                            "text": {"type": "string", "pattern": r"\S"},
+                        },
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
 class ChatCompletionRequest(BaseModel):
     """The OpenAI request; sampling options are accepted for compatibility and ignored (answers are
     verified extracts, not samples)."""
@@ -82,7 +108,12 @@ class ChatCompletionRequest(BaseModel):
     )
 
     model: str = Field(default=MODEL_ID, max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=HISTORY_CEILING + 10)
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=HISTORY_CEILING + 10,
+        description="The conversation; the last user message with text is the question",
+        json_schema_extra={"contains": _USER_MESSAGE},
+    )
     stream: StrictBool = False
     temperature: StrictFloat | None = Field(default=None, ge=0, le=2)
     top_p: StrictFloat | None = Field(default=None, ge=0, le=1)
@@ -132,19 +163,20 @@ class ModelList(BaseModel):
 
 
 def split_messages(messages: list[ChatMessage], max_turns: int) -> tuple[str, list[Turn]]:
-    """The last user message is the question; earlier user/assistant turns (the most recent `max_turns`) are
-    the history. Chat front ends resend whole conversations, so older turns are dropped, not refused."""
-    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    """The last user message with text is the question; earlier user/assistant turns (the most recent
+    `max_turns`) are the history. Chat front ends resend whole conversations, so older turns are dropped,
+    not refused."""
+    last_user = max(
+        (i for i, m in enumerate(messages) if m.role == "user" and m.text().strip()), default=None
+    )
     if last_user is None:
+        msg = "needs at least one message with role 'user' and non-blank text"
         raise Unprocessable(
-            "body.messages: needs at least one message with role 'user'",
-            errors=[
-                {"loc": ["body", "messages"], "msg": "needs at least one user message", "type": "value_error"}
-            ],
+            f"body.messages: {msg}", errors=[{"loc": ["body", "messages"], "msg": msg, "type": "value_error"}]
         )
     turns = [
-        Turn(role=m.role, content=m.text())
-        for m in messages[:last_user]  # type: ignore[arg-type]
+        Turn(role=m.role, content=m.text())  # type: ignore[arg-type]
+        for m in messages[:last_user]
         if m.role in ("user", "assistant") and m.text().strip()
     ]
     return messages[last_user].text(), turns[-max_turns:] if max_turns else []
