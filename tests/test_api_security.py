@@ -257,6 +257,9 @@ def test_cors_when_configured(make_client: Any) -> None:
         ({"question": "Hỏi?", "history": [{"role": "user", "content": "a"}] * 3}, "body.history"),
         ({"question": "Hỏi?", "top_k": 0}, "body.top_k"),
         ({"question": "Hỏi?", "top_k": 51}, "body.top_k"),
+        ({"question": "Hỏi?", "top_k": "5"}, "body.top_k"),
+        ({"question": "Hỏi?", "top_k": True}, "body.top_k"),
+        ({"question": "Hỏi?", "stream": "yes"}, "body.stream"),
         ({"question": "Hỏi?", "history": [{"role": "system", "content": "a"}]}, "body.history.0.role"),
         ({"question": "Hỏi?", "filters": {"date_from": "hôm qua"}}, "body.filters.date_from"),
         ({"question": "Hỏi?", "unknown": 1}, "body.unknown"),
@@ -304,6 +307,9 @@ def test_oversized_chunked_body_is_413_without_content_length(open_client: TestC
 def test_unknown_route_and_method_are_problems(open_client: TestClient) -> None:
     assert_problem(open_client.get("/v1/nothing"), 404, contains="no route")
     assert_problem(open_client.put("/v1/ask", json=ASK), 405, contains="not allowed")
+    # Allow lists every method of the path, also where two routes share it
+    assert open_client.put("/v1/documents").headers["allow"] == "GET, POST"
+    assert open_client.put("/v1/documents/x").headers["allow"] == "DELETE, GET"
 
 
 def test_unexpected_error_is_500_problem_without_trace(open_client: TestClient) -> None:

@@ -7,6 +7,7 @@ a verified answer or an abstention, never an exception — not the quality.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -24,7 +25,9 @@ from rag.llm import LlamaCppGenerator, OpenAIGenerator, bundled_gguf, load_gener
 from rag.stream import answer_events
 from tests.conftest import make_settings
 
-pytest.importorskip("llama_cpp", reason="needs the llamacpp extra: pip install '.[llamacpp]'")
+# Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads (see rag.llm).
+if importlib.util.find_spec("llama_cpp") is None:
+    pytest.skip("needs the llamacpp extra: pip install '.[llamacpp]'", allow_module_level=True)
 pytestmark = pytest.mark.slow
 
 QUESTION = "Báo cáo buôn người năm 2023 của Mỹ được công bố ngày nào?"
@@ -110,7 +113,7 @@ def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
              "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096",
              "--n_threads", str(os.cpu_count() or 1)],
-            stdout=out, stderr=subprocess.STDOUT)
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 180

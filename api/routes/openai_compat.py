@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -17,7 +17,14 @@ from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
 from api.errors import Unprocessable
 from api.limits import check_question
 from api.metrics import ApiMetrics
-from api.schemas import EXAMPLE_QUESTION, HISTORY_CEILING, QUESTION_CEILING, CitationOut, problem_responses
+from api.schemas import (
+    EXAMPLE_QUESTION,
+    HISTORY_CEILING,
+    QUESTION_CEILING,
+    CitationOut,
+    json_integer,
+    problem_responses,
+)
 from api.sse import event_schema, event_stream, events_off_loop, sse
 from rag.answer import answer
 from rag.engine import Engine
@@ -117,8 +124,10 @@ class ChatCompletionRequest(BaseModel):
     stream: StrictBool = False
     temperature: StrictFloat | None = Field(default=None, ge=0, le=2)
     top_p: StrictFloat | None = Field(default=None, ge=0, le=1)
-    max_tokens: StrictInt | None = Field(default=None, ge=1)
-    n: StrictInt | None = Field(default=None, ge=1, le=1, description="Only one choice is produced")
+    max_tokens: Annotated[int, Field(ge=1), BeforeValidator(json_integer)] | None = None
+    n: Annotated[int, Field(ge=1, le=1), BeforeValidator(json_integer)] | None = Field(
+        default=None, description="Only one choice is produced"
+    )
     user: str | None = Field(default=None, max_length=200)
 
 
@@ -175,7 +184,7 @@ def split_messages(messages: list[ChatMessage], max_turns: int) -> tuple[str, li
             f"body.messages: {msg}", errors=[{"loc": ["body", "messages"], "msg": msg, "type": "value_error"}]
         )
     turns = [
-        Turn(role=m.role, content=m.text())  # type: ignore[arg-type]
+        Turn(role=m.role, content=m.text())
         for m in messages[:last_user]
         if m.role in ("user", "assistant") and m.text().strip()
     ]
