@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request

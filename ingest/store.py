@@ -8,8 +8,8 @@ write lock, so a concurrent question sees either the old or the new document, ne
 from __future__ import annotations
 
 import hashlib
-import math
 import logging
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager

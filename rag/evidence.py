@@ -10,14 +10,12 @@ from ingest.normalize import fold_accents
 from rag.query import expand_abbreviations
 
 # Question words and function words that say nothing about the content asked for (accent-folded).
-STOPWORDS = set("""
-gi nao ai bao nhieu la cua va cac nhung co khong duoc cho ve trong theo thi sao nhu the phai lam hay biet
-nay do day kia o tai tu den voi mot hai ba nhu vay vi sao khi nay ra len xuong chi can nen roi da dang se
-con vay a nhe u thi ban van ho hoi ve viec dieu gi nguoi nao nhung gi nhieu it hon nhat rat qua moi tung
-gom bao gom nhu the nao
-what which who whom whose when where why how the is are does do did must should of to in for and a an about
-by on this that it they their was were be with according dispatch document documents say says said any
-there can could would will please tell me us
+STOPWORDS = frozenset("""
+gi nao ai bao nhieu la cua va cac nhung co khong duoc cho ve trong theo thi sao nhu the phai lam hay biet nay
+do day kia o tai tu den voi mot hai ba vay vi khi ra len xuong chi can nen roi da dang se con a nhe u ban van
+ho hoi viec dieu nguoi it hon nhat rat qua moi tung gom what which who whom whose when where why how is are
+does did must should of to in for and an about by on this that they their was were be with according dispatch
+document documents say says said any there could would will please tell me us
 """.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)

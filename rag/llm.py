@@ -142,7 +142,7 @@ def prune_sentences(text: str, echo: str = "") -> str:
 
     Small models often recite the system prompt or the question; `echo` is that instruction text.
     """
-    echoed = " " + " ".join(_words(echo)) + " "
+    echoed = " " + " ".join(_words(MARKER.sub(" ", echo))) + " "
     seen: set[str] = set()
     out_lines: list[str] = []
     for line in text.split("\n"):

@@ -46,7 +46,8 @@ ABBREVIATIONS: dict[str, str] = {
 
 # English terms → Vietnamese, so an English question also meets the Vietnamese lexical index.
 GLOSSARY: dict[str, str] = {
-    "human rights": "quyền con người nhân quyền", "rights": "quyền", "right": "quyền", "human trafficking": "mua bán người buôn người",
+    "human rights": "quyền con người nhân quyền", "rights": "quyền", "right": "quyền",
+    "human trafficking": "mua bán người buôn người",
     "trafficking": "mua bán người buôn người", "press": "báo chí", "newspaper": "báo chí",
     "media": "báo chí truyền thông", "district": "huyện", "districts": "huyện", "province": "tỉnh",
     "provincial": "tỉnh", "people's committee": "Ủy ban nhân dân", "people's committees": "Ủy ban nhân dân",

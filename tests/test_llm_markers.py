@@ -125,6 +125,7 @@ def test_recited_instructions_questions_and_repeats_are_pruned() -> None:
     sources, docs = _sources()
     raw = ("Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam.\n"
            "Quy tắc bắt buộc:\n"
+           "2. Sau mỗi câu khẳng định, ghi số của nguồn đã dùng trong ngoặc vuông, ví dụ [1] hoặc [2][3].\n"
            "Luật BHXH sửa đổi được thông qua khi nào?\n"
            "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].\n"
            "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].")
