@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from api.errors import install_error_handlers
 from api.lifecycle import EngineSlot, lifespan
@@ -39,7 +40,8 @@ def create_app(
     settings = settings or get_settings()
     check_bind(settings)
     keys = KeyRing(settings)  # parses POLICYQA_API_KEYS: a malformed entry fails here, at startup
-    app = FastAPI(
+    # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN.
+    app = FastAPIOffline(
         title="policyqa",
         version="0.1.0",
         description=DESCRIPTION,

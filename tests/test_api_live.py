@@ -54,9 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 240
         while True:
             if proc.poll() is not None:
-                pytest.fail(
-                    f"server exited with {proc.returncode}: {(data / 'server.log').read_text()[-3000:]}"
-                )
+                pytest.fail(f"server exited with {proc.returncode}: {(data / 'server.log').read_text()[-3000:]}")
             try:
                 if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
@@ -112,9 +110,7 @@ def test_ask_json(server: str, seeded: str) -> None:
 def test_ask_stream_arrives_as_events(server: str, seeded: str) -> None:
     events: list[tuple[str, dict]] = []
     headers = {**auth(READER), "Accept": "text/event-stream"}
-    with httpx.stream(
-        "POST", f"{server}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=60
-    ) as r:
+    with httpx.stream("POST", f"{server}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=60) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -133,9 +129,7 @@ def test_openai_client(server: str, seeded: str) -> None:
 
     client = OpenAI(base_url=f"{server}/v1", api_key=READER, max_retries=0, timeout=60)
     assert [m.id for m in client.models.list()] == ["policyqa"]
-    completion = client.chat.completions.create(
-        model="policyqa", messages=[{"role": "user", "content": QUESTION}]
-    )
+    completion = client.chat.completions.create(model="policyqa", messages=[{"role": "user", "content": QUESTION}])
     content = completion.choices[0].message.content or ""
     assert "[1]" in content and completion.choices[0].finish_reason == "stop"
     citations = (completion.model_extra or {})["citations"]

@@ -72,9 +72,7 @@ def keyed(make_client: Any) -> TestClient:
 
 @pytest.fixture
 def open_client(make_client: Any) -> TestClient:
-    return make_client(
-        max_upload_bytes=20_000, max_upload_files=2, max_question_chars=200, max_history_turns=2
-    )
+    return make_client(max_upload_bytes=20_000, max_upload_files=2, max_question_chars=200, max_history_turns=2)
 
 
 # ---- auth matrix --------------------------------------------------------------------------------
@@ -102,9 +100,7 @@ def test_no_key_is_401(keyed: TestClient, method: str, path: str, kw: dict[str, 
 
 @pytest.mark.parametrize("header", ["Bearer wrong-key", "Bearer r-key-123", "Bearer a-key-5678x"])
 def test_bad_key_is_401(keyed: TestClient, header: str) -> None:
-    assert_problem(
-        keyed.post("/v1/ask", json=ASK, headers={"Authorization": header}), 401, contains="invalid"
-    )
+    assert_problem(keyed.post("/v1/ask", json=ASK, headers={"Authorization": header}), 401, contains="invalid")
 
 
 @pytest.mark.parametrize("header", ["Basic cjpr", "Bearer", "r-key-1234", "Bearer  "])
@@ -113,17 +109,13 @@ def test_malformed_authorization_is_401(keyed: TestClient, header: str) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "kw"), ADMIN_ROUTES)
-def test_reader_key_on_admin_route_is_403(
-    keyed: TestClient, method: str, path: str, kw: dict[str, Any]
-) -> None:
+def test_reader_key_on_admin_route_is_403(keyed: TestClient, method: str, path: str, kw: dict[str, Any]) -> None:
     r = getattr(keyed, method)(path, headers=READER, **kw)
     assert_problem(r, 403, contains="'admin' role")
 
 
 @pytest.mark.parametrize(("method", "path", "kw"), READ_ROUTES)
-def test_reader_and_admin_keys_can_read(
-    keyed: TestClient, method: str, path: str, kw: dict[str, Any]
-) -> None:
+def test_reader_and_admin_keys_can_read(keyed: TestClient, method: str, path: str, kw: dict[str, Any]) -> None:
     for headers in (READER, ADMIN):
         r = getattr(keyed, method)(path, headers=headers, **kw)
         assert r.status_code == 200, r.text
@@ -133,9 +125,7 @@ def test_admin_key_can_upload_and_delete(keyed: TestClient) -> None:
     r = keyed.post(
         "/v1/documents",
         headers=ADMIN,
-        files=[
-            ("files", ("thong-bao-admin.txt", "Thông báo lịch tiếp công dân tháng 8.".encode(), "text/plain"))
-        ],
+        files=[("files", ("thong-bao-admin.txt", "Thông báo lịch tiếp công dân tháng 8.".encode(), "text/plain"))],
     )
     assert r.status_code == 200, r.text
     (doc,) = r.json()["ingested"]
@@ -280,9 +270,7 @@ def test_search_limits(open_client: TestClient) -> None:
 
 
 def test_malformed_json_is_400(open_client: TestClient) -> None:
-    r = open_client.post(
-        "/v1/ask", content='{"question": "Hỏi'.encode(), headers={"Content-Type": "application/json"}
-    )
+    r = open_client.post("/v1/ask", content='{"question": "Hỏi'.encode(), headers={"Content-Type": "application/json"})
     assert_problem(r, 400, contains="malformed JSON")
 
 
@@ -388,9 +376,7 @@ def test_pdf_renamed_txt_is_read_as_pdf(open_client: TestClient) -> None:
         ("..", "upload"),
     ],
 )
-def test_path_traversal_names_are_never_paths(
-    open_client: TestClient, engine: Any, raw: str, safe: str
-) -> None:
+def test_path_traversal_names_are_never_paths(open_client: TestClient, engine: Any, raw: str, safe: str) -> None:
     data_dir = engine.settings.data_dir
     before = {p for p in data_dir.parent.rglob("*")}
     r = open_client.post(
@@ -472,3 +458,28 @@ def test_store_unavailable_is_503_not_500(embedder: Any, tmp_path: Path) -> None
         assert_problem(r, 503, contains="unavailable")
         assert r.headers["retry-after"]
         assert_problem(client.get("/v1/documents"), 503)
+
+
+def test_store_failing_mid_run_is_503_and_an_error_event(engine_factory: Any) -> None:
+    from ingest.pipeline import ingest_uploads
+    from ingest.vectorstore import make_client
+
+    eng = engine_factory("broken", rate_limit_per_minute=100_000)
+    ingest_uploads(eng.store, [("tb.txt", "Thông báo lịch trực cơ quan trong dịp nghỉ lễ Quốc khánh.".encode())])
+    with TestClient(create_app(eng.settings, eng), raise_server_exceptions=False) as client:
+        assert client.get("/readyz").status_code == 200
+        make_client(eng.settings).delete_collection(eng.settings.collection)  # the vectors vanish underneath
+        question = {"question": "Lịch trực cơ quan trong dịp nghỉ lễ Quốc khánh thế nào?"}
+        assert_problem(client.post("/v1/ask", json=question), 503, contains="unavailable")
+        assert_problem(client.get("/v1/search", params={"q": "lịch trực"}), 503)
+        assert_problem(client.get("/readyz"), 503, contains="not ready")
+        stream = client.post("/v1/ask", json={**question, "stream": True})
+        assert stream.status_code == 200  # headers were sent before the failure: it travels as an event
+        last = [f for f in stream.text.split("\n\n") if f.strip()][-1]
+        assert last.startswith("event: error") and '"status": 503' in last and "Traceback" not in stream.text
+        chat = client.post(
+            "/v1/chat/completions",
+            json={"stream": True, "messages": [{"role": "user", "content": question["question"]}]},
+        )
+        assert '"error"' in chat.text and chat.text.rstrip().endswith("data: [DONE]")
+        assert "Traceback" not in chat.text
