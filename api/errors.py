@@ -128,9 +128,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if isinstance(exc, ApiError):
-        return problem(
-            exc.status, str(exc.detail), request=request, slug=exc.slug, headers=exc.headers, **exc.extra
-        )
+        return problem(exc.status, str(exc.detail), request=request, slug=exc.slug, headers=exc.headers, **exc.extra)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
@@ -180,9 +178,7 @@ async def _on_load_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(
-        500, "internal error; the server log has the details", request=request, slug="internal-error"
-    )
+    return problem(500, "internal error; the server log has the details", request=request, slug="internal-error")
 
 
 def install_error_handlers(app: FastAPI) -> None:

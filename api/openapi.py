@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.schemas import QUESTION_CEILING
 from rag.settings import Settings
 
 NOT_BLANK = r"\S"
@@ -14,16 +15,17 @@ NOT_BLANK = r"\S"
 def _tighten(schema: dict[str, Any], settings: Settings) -> None:
     """Write the configured limits into the document (the pydantic models only hold hard ceilings), so a
     client (or a fuzzer) reading it knows what will be accepted."""
+    max_chars = min(settings.max_question_chars, QUESTION_CEILING)
     comps = schema.get("components", {}).get("schemas", {})
     ask = comps.get("AskRequest", {}).get("properties", {})
     if "question" in ask:
-        ask["question"].update(maxLength=settings.max_question_chars, pattern=NOT_BLANK)
+        ask["question"].update(maxLength=max_chars, pattern=NOT_BLANK)
     if "history" in ask:
         ask["history"]["maxItems"] = settings.max_history_turns
     search = schema.get("paths", {}).get("/v1/search", {}).get("get", {})
     for param in search.get("parameters", []):
         if param.get("name") == "q":
-            param["schema"].update(maxLength=settings.max_question_chars, pattern=NOT_BLANK)
+            param["schema"].update(maxLength=max_chars, pattern=NOT_BLANK)
     upload = schema.get("paths", {}).get("/v1/documents", {}).get("post", {})
     files = (
         upload.get("requestBody", {})

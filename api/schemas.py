@@ -12,7 +12,8 @@ from rag.stream import answer_to_json, hit_to_json
 from rag.types import Answer, Citation, Filters, Hit, StoredDocument, Turn
 
 # Hard ceilings for the schema; the configured (usually lower) limits are checked in the routes.
-QUESTION_CEILING = 20_000
+QUESTION_CEILING = 8_000
+TURN_CEILING = 8_000  # one earlier turn or chat message (answers are a few sentences)
 HISTORY_CEILING = 200
 TOP_K_MAX = 50
 
@@ -86,7 +87,7 @@ class TurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=QUESTION_CEILING * 4)
+    content: str = Field(max_length=TURN_CEILING)
 
     def to_turn(self) -> Turn:
         return Turn(role=self.role, content=self.content)
@@ -97,12 +98,8 @@ class FiltersIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doc_type: str | None = Field(
-        default=None, max_length=100, description="Loại văn bản", examples=["công văn"]
-    )
-    number: str | None = Field(
-        default=None, max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"]
-    )
+    doc_type: str | None = Field(default=None, max_length=100, description="Loại văn bản", examples=["công văn"])
+    number: str | None = Field(default=None, max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"])
     doc_id: str | None = Field(default=None, max_length=200)
     issuer: str | None = Field(
         default=None,
@@ -152,8 +149,7 @@ class AskRequest(BaseModel):
     question: str = Field(
         min_length=1,
         max_length=QUESTION_CEILING,
-        description="The question (Vietnamese or "
-        "English); the configured limit POLICYQA_MAX_QUESTION_CHARS applies",
+        description="The question (Vietnamese or English); the configured limit POLICYQA_MAX_QUESTION_CHARS applies",
     )
     history: list[TurnIn] = Field(
         default_factory=list,
@@ -162,9 +158,7 @@ class AskRequest(BaseModel):
     )
     filters: FiltersIn | None = None
     top_k: TopK | None = Field(default=None, description="Passages given to the composer")
-    stream: StrictBool = Field(
-        default=False, description="Stream typed SSE events (same as Accept: text/event-stream)"
-    )
+    stream: StrictBool = Field(default=False, description="Stream typed SSE events (same as Accept: text/event-stream)")
 
 
 class CitationOut(BaseModel):

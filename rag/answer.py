@@ -9,6 +9,7 @@ from typing import Any
 
 from rag.compose import asks_about_document, compose_extractive, obligations_actor, promote_structural
 from rag.evidence import content_terms, coverage, missing_need, passage_terms
+from rag.llm import stream_verified
 from rag.query import QueryInfo, translate_terms, understand
 from rag.retrieve import search_query
 from rag.types import Answer, Filters, Hit, Turn
@@ -97,10 +98,13 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
     warnings: list[str] = []
     mode = "extractive"
     draft = None
+    doc_texts = {s.chunk.doc_id: snapshot.docs[s.chunk.doc_id].text for s in sources}
     if generator is not None:
         try:
             if stream and hasattr(generator, "stream"):
-                draft = yield from generator.stream(info, sources)
+                # Only verified sentences are streamed (see rag.llm.stream_verified).
+                draft = yield from stream_verified(generator, info, sources,
+                                                   lambda d: _verified_text(d, sources, doc_texts))
             else:
                 draft = generator.generate(info, sources)
             mode = generator.mode
@@ -111,7 +115,6 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
     if draft is None:
         draft = compose_extractive(info, sources, snapshot.idf, max_sentences=settings.max_answer_sentences,
                                    actor=obligations_actor(info.standalone))
-    doc_texts = {s.chunk.doc_id: snapshot.docs[s.chunk.doc_id].text for s in sources}
     verified = verify(draft, sources, doc_texts)
     t2 = time.perf_counter()
     timings["compose_ms"] = (t2 - t1) * 1000
@@ -123,6 +126,12 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
     return Answer(question=question, standalone_question=info.standalone, text=verified.text,
                   citations=verified.citations, abstained=False, hits=tuple(hits), language=lang,  # type: ignore[arg-type]
                   removed_sentences=verified.removed, mode=mode, warnings=tuple(warnings), timings=timings)
+
+
+def _verified_text(draft: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> str:
+    """What the verifier keeps of a partial draft ("" while nothing is supported, so no answer starts)."""
+    verified = verify(draft, sources, doc_texts)
+    return verified.text if verified.citations else ""
 
 
 def _abstain(question: str, info: QueryInfo, related: Sequence[Hit], timings: dict[str, float],

@@ -1,9 +1,10 @@
 """LLM answer generators: any OpenAI-compatible endpoint (LangChain's ChatOpenAI) or a local GGUF model.
 
-A generator turns the question and the numbered sources into a draft with [n] markers; rag.answer runs the
-same verifier on it as on the extractive draft. `generate` returns the finished draft; `stream` yields the
-raw tokens as they arrive and returns the same finished draft (`draft = yield from g.stream(...)`).
-Failures raise; the caller degrades to the extractive answer.
+A generator turns the question and the numbered sources (rag.prompt) into a draft with [n] markers;
+rag.answer runs the same verifier on it as on the extractive draft. `generate` returns the finished draft
+(cleaned, recited prompt text pruned, missing markers attached); `stream` yields the raw tokens as they
+arrive and returns the same finished draft (`draft = yield from g.stream(...)`); `stream_verified` turns
+that into a stream of verified text only. Failures raise; the caller degrades to the extractive answer.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from ingest.normalize import fold_accents, normalize_text
-from rag.prompt import build_messages, fold_system, instructions
+from rag.prompt import build_messages, fold_system, scaffolding
 from rag.query import QueryInfo
 from rag.settings import Settings
 from rag.verify import MARKER, MIN_FUZZY_COVERAGE, Source, is_framing, split_sentences
@@ -39,7 +40,7 @@ _NAMED_MARKER = re.compile(r"\[(?:nguồn|nguon|source|src|tài liệu|doc)\s*(\
                            re.IGNORECASE)
 _RANGE_MARKER = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
 _MARKDOWN = re.compile(r"\*\*|__|^#{1,6}\s+", re.MULTILINE)
-ATTACH_COVERAGE = 0.5  # share of a sentence's word pairs a passage sentence must hold to lend its [n]
+ATTACH_COVERAGE = 0.6  # share of a sentence's word pairs a passage sentence must hold to lend its [n]
 
 
 class LLMError(RuntimeError):
@@ -54,6 +55,8 @@ class AnswerGenerator(Protocol):
     def generate(self, info: QueryInfo, sources: Sequence[Source]) -> str: ...
 
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]: ...
+
+    def finish(self, raw: str, info: QueryInfo, sources: Sequence[Source], truncated: bool = False) -> str: ...
 
 
 # ---- post-processing of the model's text ---------------------------------------------------------------
@@ -138,10 +141,12 @@ def attach_markers(text: str, sources: Sequence[Source], threshold: float = ATTA
 
 
 def prune_sentences(text: str, echo: str = "") -> str:
-    """Drop what makes no claim: questions, repeats, and text echoed from the prompt's instructions.
+    """Drop what makes no claim: questions, repeats, and text recited from the prompt.
 
-    Small models often recite the system prompt or the question; `echo` is that instruction text.
+    Small models often recite their instructions or the source labels; `echo` is that prompt text
+    (rag.prompt.scaffolding). A sentence goes when it is one of its lines, or three words or more of it.
     """
+    echo_lines = {" ".join(_words(MARKER.sub(" ", line))) for line in echo.split("\n")}
     echoed = " " + " ".join(_words(MARKER.sub(" ", echo))) + " "
     seen: set[str] = set()
     out_lines: list[str] = []
@@ -152,13 +157,21 @@ def prune_sentences(text: str, echo: str = "") -> str:
         for piece in _split(line[len(prefix):]):
             body = MARKER.sub("", piece).strip()
             key = " ".join(_words(body))
-            if body.endswith("?") or (key and key in seen) or (key.count(" ") >= 2 and f" {key} " in echoed):
+            recited = key in echo_lines or (key.count(" ") >= 2 and f" {key} " in echoed)
+            if body.endswith("?") or (key and key in seen) or recited:
                 continue
             seen.add(key)
             kept.append(piece.strip())
         if kept or not line.strip():
             out_lines.append(prefix + " ".join(kept))
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip()
+
+
+def drop_unfinished(text: str) -> str:
+    """Text up to the end of its last complete sentence (for a reply cut off by the token limit)."""
+    ends = [m.end() for m in re.finditer(r"(?:[.!?;:…]|\[\d+(?:\s*,\s*\d+)*\])"
+                                          r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|\n", text)]
+    return text[:ends[-1]] if ends else ""
 
 
 def finish_draft(raw: str, sources: Sequence[Source], echo: str = "") -> str:
@@ -194,9 +207,14 @@ class _Prompted:
         messages = build_messages(info, sources, self.max_sentences)
         return fold_system(messages) if self.fold_system else messages
 
-    def finish(self, raw: str, info: QueryInfo, sources: Sequence[Source]) -> str:
-        """The reply as a draft for the verifier (echoes of the instructions pruned, markers attached)."""
-        return finish_draft(raw, sources, echo=instructions(info.language, len(sources), self.max_sentences))
+    def finish(self, raw: str, info: QueryInfo, sources: Sequence[Source], truncated: bool = False) -> str:
+        """The reply as a draft for the verifier (recited prompt text pruned, markers attached).
+
+        `truncated`: the reply hit the token limit, so its last sentence is cut off and goes (a fragment
+        of a passage would otherwise verify as an exact quote).
+        """
+        text = drop_unfinished(raw) if truncated else raw
+        return finish_draft(text, sources, echo=scaffolding(info.language, sources, self.max_sentences))
 
 
 class OpenAIGenerator(_Prompted):
@@ -212,23 +230,23 @@ class OpenAIGenerator(_Prompted):
     def generate(self, info: QueryInfo, sources: Sequence[Source]) -> str:
         """The whole answer in one request, cleaned and marked for the verifier."""
         message = self.chat.invoke(self.messages(info, sources))
-        return self.finish(_text_of(getattr(message, "content", None)), info, sources)
+        truncated = (getattr(message, "response_metadata", None) or {}).get("finish_reason") == "length"
+        return self.finish(_text_of(getattr(message, "content", None)), info, sources, truncated)
 
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]:
         """Yield tokens as the endpoint sends them; return the finished draft."""
         parts: list[str] = []
-        finished = False
+        reason = None
         for chunk in self.chat.stream(self.messages(info, sources)):
             content = getattr(chunk, "content", None)
             piece = content if isinstance(content, str) else (_text_of(content) if content else "")
-            metadata = getattr(chunk, "response_metadata", None) or {}
-            finished = finished or bool(metadata.get("finish_reason"))
+            reason = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or reason
             if piece:
                 parts.append(piece)
                 yield piece
-        if not finished:  # the connection closed mid-answer: no finish_reason ever came
+        if not reason:  # the connection closed mid-answer: no finish_reason ever came
             raise LLMError("the stream ended before the model finished its answer")
-        return self.finish(_text_of("".join(parts)), info, sources)
+        return self.finish(_text_of("".join(parts)), info, sources, truncated=reason == "length")
 
 
 class LlamaCppGenerator(_Prompted):
@@ -256,21 +274,58 @@ class LlamaCppGenerator(_Prompted):
         with self._lock:
             out = self._completion(info, sources, stream=False)
         try:
-            content = out["choices"][0]["message"]["content"]
+            choice = out["choices"][0]
+            content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError(f"malformed llama.cpp response: {exc!r}") from exc
-        return self.finish(_text_of(content), info, sources)
+        return self.finish(_text_of(content), info, sources, truncated=choice.get("finish_reason") == "length")
 
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]:
         """Yield tokens as they are decoded; return the finished draft."""
         parts: list[str] = []
+        reason = None
         with self._lock:  # held until the stream ends or the consumer closes it
             for chunk in self._completion(info, sources, stream=True):
-                piece = (chunk.get("choices") or [{}])[0].get("delta", {}).get("content") or ""
+                choice = (chunk.get("choices") or [{}])[0]
+                reason = choice.get("finish_reason") or reason
+                piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
                     parts.append(piece)
                     yield piece
-        return self.finish(_text_of("".join(parts)), info, sources)
+        return self.finish(_text_of("".join(parts)), info, sources, truncated=reason == "length")
+
+
+# ---- streaming only what the verifier keeps ------------------------------------------------------------
+
+_RAW_CUT = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+[A-ZÀ-Ỹ])|\n(?=\s*\S)")
+
+
+def stream_verified(generator: AnswerGenerator, info: QueryInfo, sources: Sequence[Source],
+                    check: Callable[[str], str]) -> Generator[str, None, str]:
+    """Stream the model's answer sentence by sentence, yielding only text the verifier keeps.
+
+    Each time the model starts a new sentence, the draft so far is finished and passed to `check` (the
+    verifier: the verified text, "" when nothing is supported); what the verified text adds to what was
+    already sent is yielded. Returns the finished draft, as `generator.stream` does. Should a later
+    sentence ever change what was already sent, nothing more is yielded: the caller's final answer holds.
+    """
+    raw, sent, cut, diverged = "", "", 0, False
+    tokens = generator.stream(info, sources)
+    while True:
+        try:
+            raw += next(tokens)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        ends = [m.end() for m in _RAW_CUT.finditer(raw, cut)]
+        if diverged or not ends:
+            continue
+        cut = ends[-1]
+        text = check(generator.finish(raw[:cut], info, sources))
+        if not text.startswith(sent):
+            diverged = True
+        elif len(text) > len(sent):
+            yield text[len(sent):]
+            sent = text
 
 
 # ---- construction -------------------------------------------------------------------------------------

@@ -70,13 +70,16 @@ def source_header(src: Source) -> list[str]:
     return [defuse(line) for line in lines]
 
 
+SOURCES_LABEL, BODY_LABEL = "Các nguồn:", "Nội dung:"
+
+
 def format_sources(sources: Sequence[Source]) -> str:
     """The data block: every passage numbered, with its breadcrumb and số hiệu, delimited and defused."""
     blocks = [DATA_OPEN]
     for src in sources:
         blocks.append(f'<nguon so="{src.n}">')
         blocks.extend(source_header(src))
-        blocks.append("Nội dung:")
+        blocks.append(BODY_LABEL)
         blocks.append(defuse(src.chunk.text.strip()))
         blocks.append("</nguon>")
     blocks.append(DATA_CLOSE)
@@ -90,16 +93,21 @@ def system_prompt(language: str, count: int, max_sentences: int = 6) -> str:
                                 language_rule=LANGUAGE_RULE.get(language, LANGUAGE_RULE["vi"]))
 
 
-def instructions(language: str, count: int, max_sentences: int = 6) -> str:
-    """All instruction text of the prompt (not the data or the question): what a model must not recite."""
-    return "\n".join([system_prompt(language, count, max_sentences), REMINDER,
-                      LANGUAGE_RULE.get(language, LANGUAGE_RULE["vi"])])
+def scaffolding(language: str, sources: Sequence[Source], max_sentences: int = 6) -> str:
+    """Everything in the prompt but the passages and the question: what an answer must not recite.
+
+    Instructions, labels and the sources' header lines (metadata, not passage text, so never a claim the
+    verifier could check).
+    """
+    headers = [line for src in sources for line in source_header(src)]
+    return "\n".join([system_prompt(language, len(sources), max_sentences), REMINDER,
+                      LANGUAGE_RULE.get(language, LANGUAGE_RULE["vi"]), SOURCES_LABEL, BODY_LABEL, *headers])
 
 
 def user_prompt(info: QueryInfo, sources: Sequence[Source]) -> str:
     """Sources first, then the question, then the reminder of the rules."""
     return "\n\n".join([
-        "Các nguồn:",
+        SOURCES_LABEL,
         format_sources(sources),
         f"<cau_hoi>\n{defuse(info.standalone)}\n</cau_hoi>",
         REMINDER + " " + LANGUAGE_RULE.get(info.language, LANGUAGE_RULE["vi"]),

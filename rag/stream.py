@@ -1,9 +1,10 @@
 """Answer as a stream of typed events (status, token, citations, done, error) for SSE and the chat UI.
 
-With an LLM configured, `token` events carry the model's raw, unverified text as it is generated; the
-verifier then keeps only supported sentences and renumbers their markers, so clients must replace the
-streamed text with `done.answer` (the `status` event with `"verified": true` announces it). Without an
-LLM the tokens are the verified answer itself.
+The `token` events always carry verified text: concatenated, they are `done.answer`. Without an LLM
+they are the answer cut into words; with one they follow the model, a sentence at a time as each passes
+the verifier. `done.answer` is authoritative: in the rare case where what was streamed is not a prefix
+of it (the LLM failed mid-answer and the extractive answer replaced it), the `status` event before
+`citations` carries `"replace": true` and clients must replace the streamed text with `done.answer`.
 """
 
 from __future__ import annotations
@@ -63,27 +64,29 @@ def answer_events(question: str, history: Sequence[Turn] = (), filters: Filters 
                   engine: Any, top_k: int | None = None, generator: Any | None = None) -> Iterator[Event]:
     """Run the answering entry point and report it as events; the last event is `done` or `error`."""
     yield Event("status", {"stage": "retrieving"})
-    streamed = False
+    sent = ""
     try:
         steps = iter_answer(question, history, filters, engine=engine, top_k=top_k, generator=generator)
         while True:
             try:
-                token = next(steps)
+                verified = next(steps)  # an LLM's newly verified text
             except StopIteration as finished:
                 ans: Answer = finished.value
                 break
-            if not streamed:
+            if not sent:
                 yield Event("status", {"stage": "generating"})
-                streamed = True
-            yield Event("token", {"text": token})
+            sent += verified
+            for piece in _pieces(verified):
+                yield Event("token", {"text": piece})
     except Exception as exc:  # reported as an event; the HTTP layer decides what detail to show
         yield Event("error", {"title": exc.__class__.__name__, "detail": "the question could not be answered"})
         return
-    if streamed:  # the streamed draft is replaced by the verified text in `done`
-        yield Event("status", {"stage": "answering", "abstained": ans.abstained, "verified": True})
-    else:
-        yield Event("status", {"stage": "answering", "abstained": ans.abstained})
-        for piece in _pieces(ans.text):
+    status: dict[str, Any] = {"stage": "answering", "abstained": ans.abstained}
+    if not ans.text.startswith(sent):
+        status["replace"] = True  # what was streamed is not the answer: show done.answer instead
+    yield Event("status", status)
+    if not status.get("replace"):
+        for piece in _pieces(ans.text[len(sent):]):
             yield Event("token", {"text": piece})
     yield Event("citations", {"citations": [asdict(c) for c in ans.citations],
                               "related": [hit_to_json(h) for h in ans.related]})

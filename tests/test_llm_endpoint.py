@@ -7,6 +7,7 @@ store is the real corpus index.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -28,21 +29,23 @@ QUESTION = "Báo cáo buôn người năm 2023 của Mỹ được công bố ng
 TIP_CLAIM = "Báo cáo buôn người (TIP) năm 2023 của Mỹ được công bố ngày 24/6/2024"
 
 
-def scripted_reply(body: dict[str, Any]) -> str:
+def scripted_reply(body: dict[str, Any], truncated: bool = False) -> str:
     """A model that answers from the prompt it was sent: one good claim, one wrong date, one unmarked
     supported sentence, one claim citing a source that does not exist."""
     prompt = "\n".join(m["content"] for m in body["messages"])
     n = next(m.group(1) for m in re.finditer(r'<nguon so="(\d+)">(.*?)</nguon>', prompt, re.S)
              if "Báo cáo buôn người (TIP) năm 2023" in m.group(2))
+    if truncated:  # cut by the token limit in the middle of a sentence that quotes the passage
+        return f"{TIP_CLAIM} [{n}]. Đây là năm thứ hai liên tiếp, thứ hạng của Việt"
     return (f"{TIP_CLAIM} [{n}]. Báo cáo này được công bố ngày 25/6/2024 [{n}]. "
             "Đây là năm thứ hai liên tiếp, thứ hạng của Việt Nam trong báo cáo thường niên về TIP được cải "
             "thiện. Việt Nam được xếp hạng cao nhất thế giới về phòng chống mua bán người [99].")
 
 
-def _completion(text: str) -> dict[str, Any]:
+def _completion(text: str, finish: str = "stop") -> dict[str, Any]:
     return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "test",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
+                         "finish_reason": finish}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
 
@@ -67,7 +70,8 @@ class FakeLLM:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
-                fake.respond(self, body)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up (timeout)
+                    fake.respond(self, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -88,6 +92,8 @@ class FakeLLM:
             self._send(h, 200, json.dumps(_completion("")).encode())
         elif kind == "no-choices":
             self._send(h, 200, json.dumps({**_completion("x"), "choices": []}).encode())
+        elif kind == "length" and not body.get("stream"):
+            self._send(h, 200, json.dumps(_completion(scripted_reply(body, True), "length")).encode())
         elif kind == "slow":
             time.sleep(3)
             self._send(h, 200, json.dumps(_completion("quá muộn")).encode())
@@ -95,16 +101,16 @@ class FakeLLM:
             h.send_response(200)
             h.send_header("Content-Type", "text/event-stream")
             h.end_headers()
-            pieces = re.findall(r"\S+\s*", scripted_reply(body))
-            if kind == "drop":  # a few tokens, then the connection dies mid-stream
-                for piece in pieces[:3]:
+            pieces = re.findall(r"\S+\s*", scripted_reply(body, truncated=kind == "length"))
+            if kind == "drop":  # the first sentence and a bit, then the connection dies mid-stream
+                for piece in pieces[:20]:
                     h.wfile.write(_chunk(piece))
                 h.wfile.write(b"data: {\"choices\": [{\"delta\": ")
                 h.wfile.flush()
                 return
             for piece in pieces:
                 h.wfile.write(_chunk(piece))
-            h.wfile.write(_chunk("", finish="stop"))
+            h.wfile.write(_chunk("", finish="length" if kind == "length" else "stop"))
             h.wfile.write(b"data: [DONE]\n\n")
         else:
             self._send(h, 200, json.dumps(_completion(scripted_reply(body)), ensure_ascii=False).encode())
@@ -220,8 +226,14 @@ def test_stream_failure_ends_in_the_extractive_answer_not_an_error(
     done = events[-1]
     assert done.type == "done" and done.data["mode"] == "extractive"
     assert done.data["answer"] == extractive.text and "LLM unavailable" in done.data["warnings"][0]
-    if behaviour == "drop":  # tokens had been streamed before the failure; `done` replaces them
-        assert any(e.type == "token" for e in events)
+    streamed = "".join(e.data["text"] for e in events if e.type == "token")
+    status = events[[e.type for e in events].index("citations") - 1].data
+    if behaviour == "drop":
+        # The first sentence had been verified and streamed before the failure: clients are told to
+        # replace it with done.answer (the extractive answer).
+        assert TIP_CLAIM in streamed and status["replace"] is True
+    else:
+        assert streamed == extractive.text and "replace" not in status
 
 
 # ---- successful answers are verified ------------------------------------------------------------------
@@ -265,13 +277,15 @@ def test_streamed_tokens_then_verified_citations_in_the_final_event(corpus_engin
     types = [e.type for e in events]
     assert types[:2] == ["status", "status"] and events[1].data == {"stage": "generating"}
     assert types[-2:] == ["citations", "done"] and "error" not in types
+    # Tokens arrive while the model is still writing (before the final status), sentence by sentence,
+    # and only what the verifier kept: the wrong date and the out-of-range claim never reach a client.
+    final_status = types.index("citations") - 1
+    assert "token" in types[2:final_status - 1]
     streamed = "".join(e.data["text"] for e in events if e.type == "token")
-    assert "[99]" in streamed and "25/6/2024" in streamed  # the raw draft, token by token
-    assert types.count("token") > 10
-    verified_status = events[types.index("citations") - 1]
-    assert verified_status.data["verified"] is True and verified_status.data["abstained"] is False
+    assert "[99]" not in streamed and "25/6/2024" not in streamed and types.count("token") > 10
+    assert events[final_status].data == {"stage": "answering", "abstained": False}
     done = events[-1].data
-    assert done["mode"] == "openai" and llm.requests[-1]["stream"] is True
+    assert streamed == done["answer"] and done["mode"] == "openai" and llm.requests[-1]["stream"] is True
     _assert_verified(done["answer"], done["citations"])
     assert events[-2].data["citations"] == done["citations"]
 
@@ -284,3 +298,18 @@ def test_openai_mode_needs_a_model_name(tmp_path: Path) -> None:
 def test_extractive_mode_has_no_generator(tmp_path: Path) -> None:
     assert load_generator(make_settings(tmp_path)) is None
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("streaming", [False, True])
+def test_sentence_cut_by_the_token_limit_is_dropped(streaming: bool, corpus_engine: Any, llm: FakeLLM,
+                                                    tmp_path: Path) -> None:
+    llm.behaviour = "length"
+    gen = _generator(tmp_path, llm.base_url)
+    if streaming:
+        done = list(answer_events(QUESTION, engine=corpus_engine, generator=gen))[-1].data
+        text, citations = done["answer"], done["citations"]
+    else:
+        ans = answer(QUESTION, engine=corpus_engine, generator=gen)
+        text, citations = ans.text, ans.citations
+    assert "24/6/2024" in text and "năm thứ hai" not in text and len(citations) == 1

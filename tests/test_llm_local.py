@@ -57,7 +57,8 @@ def _check_events(events: list[Any], mode: str) -> dict[str, Any]:
     assert "error" not in types and types[-1] == "done"
     done: dict[str, Any] = events[-1].data
     assert done["mode"] == mode and done["warnings"] == []
-    assert "token" in types  # the model's tokens were streamed as they came
+    # Only verified text is streamed: the tokens add up to the final answer (or to the abstention).
+    assert "".join(e.data["text"] for e in events if e.type == "token") == done["answer"]
     return done
 
 

@@ -120,7 +120,7 @@ def test_best_source_ignores_short_fragments() -> None:
 
 
 def test_recited_instructions_questions_and_repeats_are_pruned() -> None:
-    from rag.prompt import instructions
+    from rag.prompt import scaffolding
 
     sources, docs = _sources()
     raw = ("Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam.\n"
@@ -129,7 +129,7 @@ def test_recited_instructions_questions_and_repeats_are_pruned() -> None:
            "Luật BHXH sửa đổi được thông qua khi nào?\n"
            "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].\n"
            "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].")
-    prepared = finish_draft(raw, sources, echo=instructions("vi", len(sources)))
+    prepared = finish_draft(raw, sources, echo=scaffolding("vi", sources))
     assert prepared == "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]."
     v = verify(prepared, sources, docs)
     assert v.kept == 1 and v.text.count("người lao động") == 1
@@ -141,3 +141,28 @@ def test_common_syllables_alone_do_not_earn_a_marker() -> None:
     sentence = "Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam."
     prepared, v = _check(sentence)
     assert prepared == sentence and v.citations == ()
+
+
+def test_recited_source_labels_and_headers_are_pruned() -> None:
+    from rag.prompt import scaffolding
+
+    sources, docs = _sources()
+    # Seen from Gemma 270M: the labels and header lines of the prompt's data block, one of which shares
+    # enough syllables with a passage to pass a word-coverage check.
+    raw = ("Các nguồn:\nSố hiệu: /STTTT-TTBCXB\nVăn bản: Công văn — V/v thông tin, tuyên truyền về quyền con người\n"
+           "Nội dung:\nLuật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2].")
+    prepared = finish_draft(raw, sources, echo=scaffolding("vi", sources))
+    assert prepared == "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]."
+    assert verify(prepared, sources, docs).kept == 1
+
+
+def test_a_reply_cut_by_the_token_limit_loses_its_unfinished_sentence() -> None:
+    from rag.llm import drop_unfinished
+
+    # An unfinished fragment is still an exact substring of the passage, so it would verify.
+    raw = "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]. Đây là năm thứ hai liên"
+    assert drop_unfinished(raw) == "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]."
+    sources, docs = _sources()
+    assert verify(finish_draft("Đây là năm thứ hai liên", sources), sources, docs).kept == 1
+    assert drop_unfinished("Đây là năm thứ hai liên") == ""
+    assert drop_unfinished("Câu một [1]\nCâu hai [2]") == "Câu một [1]\nCâu hai [2]"

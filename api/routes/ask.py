@@ -100,9 +100,7 @@ async def ask(
     if body.stream or wants_event_stream(accept):
         return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics))
     try:
-        ans = await run_in_threadpool(
-            answer, body.question, history, filters, engine=engine, top_k=body.top_k
-        )
+        ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k)
     except Exception:
         metrics.record_answer(None, "ask")
         raise

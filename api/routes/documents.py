@@ -181,9 +181,7 @@ async def upload_documents(
     out = IngestReportOut.model_validate(
         {
             **report.to_json(),
-            "files": [
-                UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads
-            ],
+            "files": [UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads],
         }
     )
     if report.failed and not report.ingested and not report.unchanged:
@@ -200,9 +198,7 @@ async def upload_documents(
     summary="Delete a document",
     responses=problem_responses(401, 403, 404, 422, 429, 503),
 )
-async def delete_document(
-    doc_id: DocId, principal: Admin, engine: EngineDep, metrics: MetricsDep
-) -> DeleteOut:
+async def delete_document(doc_id: DocId, principal: Admin, engine: EngineDep, metrics: MetricsDep) -> DeleteOut:
     """Remove a document and its chunks (admin). A corpus file deleted here returns on the next ingest of
     its folder."""
     if doc_id not in engine.store.snapshot.docs:

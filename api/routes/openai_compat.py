@@ -20,7 +20,7 @@ from api.metrics import ApiMetrics
 from api.schemas import (
     EXAMPLE_QUESTION,
     HISTORY_CEILING,
-    QUESTION_CEILING,
+    TURN_CEILING,
     CitationOut,
     json_integer,
     problem_responses,
@@ -43,7 +43,7 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(max_length=50)
-    text: str | None = Field(default=None, max_length=QUESTION_CEILING * 4)
+    text: str | None = Field(default=None, max_length=TURN_CEILING)
 
 
 class ChatMessage(BaseModel):
@@ -51,9 +51,7 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: (
-        Annotated[str, Field(max_length=QUESTION_CEILING * 4)]
-        | Annotated[list[ContentPart], Field(max_length=100)]
-        | None
+        Annotated[str, Field(max_length=TURN_CEILING)] | Annotated[list[ContentPart], Field(max_length=100)] | None
     ) = None
 
     def text(self) -> str:
@@ -175,9 +173,7 @@ def split_messages(messages: list[ChatMessage], max_turns: int) -> tuple[str, li
     """The last user message with text is the question; earlier user/assistant turns (the most recent
     `max_turns`) are the history. Chat front ends resend whole conversations, so older turns are dropped,
     not refused."""
-    last_user = max(
-        (i for i, m in enumerate(messages) if m.role == "user" and m.text().strip()), default=None
-    )
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user" and m.text().strip()), default=None)
     if last_user is None:
         msg = "needs at least one message with role 'user' and non-blank text"
         raise Unprocessable(
@@ -220,21 +216,26 @@ async def _chunks(
     }
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        return sse(
-            None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        )
+        return sse(None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra})
 
     yield chunk({"role": "assistant", "content": ""})
+    replace = False
     async for ev in events_off_loop(answer_events(question, history, None, engine=engine)):
         if ev.type == "token":
             yield chunk({"content": ev.data["text"]})
+        elif ev.type == "status" and ev.data.get("replace"):
+            replace = True  # rare (an LLM failed mid-answer): deltas cannot retract what was streamed
         elif ev.type == "done":
             metrics.answers.labels(
                 outcome="abstained" if ev.data.get("abstained") else "answered", endpoint="chat"
             ).inc()
-            yield chunk(
-                {}, "stop", citations=ev.data.get("citations", []), abstained=bool(ev.data.get("abstained"))
-            )
+            extra: dict[str, Any] = {
+                "citations": ev.data.get("citations", []),
+                "abstained": bool(ev.data.get("abstained")),
+            }
+            if replace:  # the authoritative answer travels in the last chunk for clients that know to look
+                extra.update(replace=True, answer=ev.data.get("answer", ""))
+            yield chunk({}, "stop", **extra)
         elif ev.type == "error":
             log.warning("streamed chat completion failed: %s", ev.data.get("detail"))
             metrics.record_answer(None, "chat")
@@ -260,9 +261,7 @@ async def _chunks(
         200: {
             "content": {
                 "text/event-stream": {
-                    "schema": event_schema(
-                        None, "A chat.completion.chunk as JSON, or the final literal [DONE]"
-                    )
+                    "schema": event_schema(None, "A chat.completion.chunk as JSON, or the final literal [DONE]")
                 }
             },
             "description": "A chat.completion, or chat.completion.chunk events ending with "

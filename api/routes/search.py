@@ -47,9 +47,7 @@ async def search(
     doc_type: Annotated[
         str | None, Query(alias="type", max_length=100, description="Loại văn bản", examples=["công văn"])
     ] = None,
-    number: Annotated[
-        str | None, Query(max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"])
-    ] = None,
+    number: Annotated[str | None, Query(max_length=100, description="Số hiệu", examples=["/STTTT-TTBCXB"])] = None,
 ) -> SearchOut:
     """Hybrid (dense + lexical) retrieval with the exact-reference fast path and metadata filters."""
     check_question(q, 0, max_chars=settings.max_question_chars, max_turns=0, field="q", location="query")
