@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
     candidates: int = Field(default=50, ge=5, le=500)
     fusion: Literal["weighted", "rrf"] = "weighted"
-    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    dense_weight: float = Field(default=0.35, ge=0.0, le=1.0)  # chosen on ALQAC train (see evals/README.md)
     rrf_k: int = 60
 
     # answering

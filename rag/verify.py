@@ -21,7 +21,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
 _LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
 _NUMBER = re.compile(r"\d+(?:[/.,:-]\d+)*")
 _WORD = re.compile(r"\w+", re.UNICODE)
-MIN_FUZZY_COVERAGE = 0.6
+MIN_FUZZY_COVERAGE = 0.6  # share of a paraphrase's content words found in one passage sentence
+MIN_PAIR_COVERAGE = 0.4  # share of its adjacent word pairs found there
 
 
 @dataclass(frozen=True)
@@ -100,31 +101,54 @@ def _numbers_supported(claim: str, passage: str) -> bool:
     return True
 
 
+def _fuzzy_support(claim_words: list[str], sentence_words: list[str]) -> tuple[float, float]:
+    """Coverage of the claim's content words, and of its adjacent word pairs, by one passage sentence."""
+    from rag.evidence import STOPWORDS
+
+    have = set(sentence_words)
+    content = [w for w in claim_words if w not in STOPWORDS] or claim_words
+    pairs = set(zip(sentence_words, sentence_words[1:], strict=False))
+    claim_pairs = list(zip(claim_words, claim_words[1:], strict=False))
+    word_cov = sum(w in have for w in content) / len(content)
+    pair_cov = sum(p in pairs for p in claim_pairs) / len(claim_pairs) if claim_pairs else word_cov
+    return word_cov, pair_cov
+
+
 def find_quote(claim: str, passage: str) -> tuple[int, int] | None:
-    """Span of the passage that supports the claim: exact match, else the best-covering sentence."""
+    """Span of the passage that supports the claim: exact match, else the best-covering sentence.
+
+    A question is never supported. A paraphrase is accepted only when one passage sentence covers most
+    of its content words and a good share of its word pairs, so shared common syllables are not enough.
+    """
     body = _canon(MARKER.sub("", _LIST_PREFIX.sub("", claim))).rstrip(" .;:")
-    if not body:
+    if not body or body.endswith("?"):
         return None
     idx = passage.find(body)
-    if idx < 0:  # whitespace differences only
-        pattern = r"\s+".join(re.escape(w) for w in body.split())
-        m = re.search(pattern, passage)
-        if m:
-            return m.start(), m.end()
-    else:
+    if idx >= 0:
         return idx, idx + len(body)
+    pattern = r"\s+".join(re.escape(w) for w in body.split())  # whitespace differences only
+    m = re.search(pattern, passage)
+    if m:
+        return m.start(), m.end()
     claim_words = [fold_accents(w) for w in _WORD.findall(body)]
     if len(claim_words) < 3:
         return None
-    best: tuple[float, tuple[int, int]] | None = None
+    best: tuple[tuple[float, float], tuple[int, int]] | None = None
     for start, end in split_sentences(passage):
-        words = set(fold_accents(w) for w in _WORD.findall(passage[start:end]))
-        coverage = sum(w in words for w in claim_words) / len(claim_words)
-        if best is None or coverage > best[0]:
-            best = (coverage, (start, end))
-    if best and best[0] >= MIN_FUZZY_COVERAGE:
+        score = _fuzzy_support(claim_words, [fold_accents(w) for w in _WORD.findall(passage[start:end])])
+        if best is None or score > best[0]:
+            best = (score, (start, end))
+    if best and best[0][0] >= MIN_FUZZY_COVERAGE and best[0][1] >= MIN_PAIR_COVERAGE \
+            and _names_present(body, passage):
         return best[1]
     return None
+
+
+def _names_present(claim: str, passage: str) -> bool:
+    """Capitalised words (names, bodies, places) of a paraphrase must occur in the passage, like numbers."""
+    words = _WORD.findall(claim)
+    have = {fold_accents(w) for w in _WORD.findall(passage)}
+    return all(fold_accents(w) in have for w in words[1:] if w[:1].isupper())
 
 
 def _claims(text: str) -> list[tuple[str, str]]:
@@ -166,7 +190,8 @@ def _split_keep_markers(line: str) -> list[str]:
 def is_framing(sentence: str, known_numbers: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     """A lead-in line that makes no claim: ends with ':' and names no number but the sources' own."""
     s = MARKER.sub("", sentence).strip()
-    return bool(s) and s.endswith(":") and len(s) < 200 and numbers_in(s) <= known_numbers
+    return (bool(s) and s.endswith(":") and len(s.split()) <= 20 and "?" not in s
+            and numbers_in(s) <= known_numbers)
 
 
 def verify(text: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> Verified:

@@ -118,3 +118,18 @@ def test_sentence_spans() -> None:
     text = "Câu một. Câu hai!\n- Gạch đầu dòng;\n\nCuối"
     spans = [text[s:e] for s, e in split_sentences(text)]
     assert spans == ["Câu một.", "Câu hai!", "Gạch đầu dòng;", "Cuối"]
+
+
+def test_verifier_rejects_questions_and_loose_paraphrases() -> None:
+    passage = ("Trên cơ sở chỉ đạo, định hướng của Trung ương và của tỉnh, Sở Thông tin và Truyền thông đề nghị "
+               "các cơ quan báo chí tỉnh;")
+    src = _source(passage)
+    docs = {"d": " " * 100 + passage}
+    # Shares many syllables with the passage but says something it does not (a real small-LLM output).
+    loose = verify("Cơ quan ban hành: Sở Thông tin và Truyền thông tỉnh Kon Tum [1].", [src], docs)
+    assert loose.kept == 0
+    echoed = verify("Sở Thông tin và Truyền thông đề nghị các cơ quan báo chí tỉnh làm gì? [1]", [src], docs)
+    assert echoed.kept == 0
+    paraphrase = verify("Sở Thông tin và Truyền thông đề nghị các cơ quan báo chí tỉnh, trên cơ sở chỉ đạo "
+                        "của Trung ương [1].", [src], docs)
+    assert paraphrase.kept == 1
