@@ -38,6 +38,11 @@ def _setup_logging(verbose: bool = False) -> None:
 @app.callback()
 def _root() -> None:
     """policyqa: question answering over Vietnamese policy documents."""
+    # Idle OpenMP threads should sleep, not spin. llama.cpp shares one OpenMP runtime with torch (both load
+    # libgomp.so.1), which reads this once, when the first of them loads; torch is imported lazily after this
+    # command. On a busy 2-core machine spinning made llama.cpp decode ~15x slower next
+    # to the torch embedder, and torch itself was no faster. An explicit setting in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _setup_logging(verbose=False)
 
 

@@ -25,11 +25,6 @@ from rag.verify import MARKER, MIN_FUZZY_COVERAGE, Source, is_framing, split_sen
 
 log = logging.getLogger(__name__)
 
-# Idle OpenMP threads should sleep, not spin. llama.cpp shares one OpenMP runtime with torch (both load
-# libgomp.so.1), which reads this once, when the first of them loads; torch is imported lazily after this
-# module (rag.engine imports it). On a busy 2-core machine spinning made llama.cpp decode ~15x slower next
-# to the torch embedder, and torch itself was no faster. An explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
 # Same sentence boundary as the verifier: after . ! ? (and any markers there), before an upper-case letter.

@@ -17,6 +17,7 @@ LAWS = SHARED / "data" / "laws"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: llama.cpp and torch share OpenMP
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
