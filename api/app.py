@@ -81,8 +81,10 @@ def create_app(
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     finish_openapi(app, settings, open_mode=keys.open)
-    # UI: the lead adds `from ui.app import mount_ui; mount_ui(app, settings)` here
-    # (mounted at /ui; it also redirects /).
+    if settings.ui_enabled:
+        from ui.app import mount_ui  # the chat UI in the same process, over the same engine
+
+        mount_ui(app, settings)
     return app
 
 

@@ -17,8 +17,11 @@ def _mib(n: int) -> str:
 class BodyLimitMiddleware:
     """Reject bodies over the limit: at once when Content-Length says so, else when the count passes it."""
 
-    def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int, upload_path: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, json_limit: int, upload_limit: int, upload_path: str, prefix: str = "/v1/"
+    ) -> None:
         self.app = app
+        self.prefix = prefix
         self.json_limit = json_limit
         self.upload_limit = upload_limit
         self.upload_path = upload_path
@@ -32,7 +35,8 @@ class BodyLimitMiddleware:
         return self.json_limit, f"request body is larger than the {_mib(self.json_limit)} limit"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            # Only the API's own routes: an app mounted beside it (the UI at /ui) keeps its own limits.
             await self.app(scope, receive, send)
             return
         limit, message = self._limit(scope)

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     max_upload_files: int = 10
     max_question_chars: int = 2000
     max_history_turns: int = 20
+    ui_enabled: bool = True  # mount the Gradio chat UI at /ui in the API process
 
     @field_validator("data_dir", "corpus_dir", "model_cache_dir", mode="after")
     @classmethod
