@@ -65,3 +65,31 @@ def bench_query(question: str, engines: Sequence[str] = ENGINES, repeats: int = 
         results.append({"engine": engine, "n_tokens": embedder.count_tokens(question),
                         "median_ms": round(statistics.median(times), 2), "min_ms": round(min(times), 2)})
     return results
+
+
+def bench_ingest(folder: Any, engine: str = "torch", *, settings: Settings | None = None) -> dict[str, Any]:
+    """Ingest a folder into a fresh temporary store with one engine; chunks/s, tokens/s and store size."""
+    import tempfile
+    from pathlib import Path
+
+    from ingest.pipeline import ingest_paths
+    from rag.engine import open_engine
+
+    settings = settings or get_settings()
+    embedder = _load_engine(engine, settings, settings.embedding_batch_size)
+    with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as tmp:
+        store_settings = settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None})
+        eng = open_engine(store_settings, embedder=embedder)
+        try:
+            start = time.perf_counter()
+            report = ingest_paths(eng.store, [Path(folder)])
+            seconds = time.perf_counter() - start
+            chunks = list(eng.store.snapshot.chunks.values())
+            tokens = sum(embedder.count_tokens(c.search_text()) for c in chunks)
+        finally:
+            eng.close()
+        size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+    return {"engine": engine, "documents": report.documents, "chunks": report.chunks, "tokens": tokens,
+            "seconds": round(seconds, 2), "chunks_per_s": round(report.chunks / seconds, 2),
+            "tokens_per_s": round(tokens / seconds, 1), "store_bytes": size,
+            "store_mib": round(size / 2**20, 1), "failed": len(report.failed)}

