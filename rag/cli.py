@@ -21,6 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # bm25s sets its own logger to DEBUG when imported (lazily, after this): filter at the handler.
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
     for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
     if not verbose:
