@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,17 +13,12 @@ import pytest
 
 from tests.conftest import CORPUS, REPO
 from tests.fixtures import make_docx
+from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
 
 READER, ADMIN = "live-reader-key", "live-admin-key"
 QUESTION = "Các cơ quan báo chí Trung ương và địa phương cần làm gì?"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -41,37 +33,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
     }
-    log = (data / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {(data / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready: {(data / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    with running(cmd, ready_url=f"{base}/readyz", log_path=data / "server.log", env=env, cwd=REPO,
+                 timeout_s=240):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def auth(key: str) -> dict[str, str]:

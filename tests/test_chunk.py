@@ -2,11 +2,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ingest.chunk import chunk_document, document_label, estimate_tokens
+from ingest.load import load_file as source
 from ingest.parse import parse_document
-from rag.types import Chunk, ParsedDocument, SourceDocument
+from rag.types import Chunk, ParsedDocument
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -18,16 +18,6 @@ PATHS = {
 }
 
 
-def source(path: Path) -> SourceDocument:
-    """What the loader hands over: front matter stripped, its str values kept."""
-    raw = path.read_text(encoding="utf-8")
-    fm: dict[str, str] = {}
-    if raw.startswith("---\n"):
-        head, body = raw[4:].split("\n---\n", 1)
-        fm = {k: v for k, v in yaml.safe_load(head).items() if isinstance(v, str)}
-        raw = body
-    fmt = "md" if path.suffix == ".md" else "txt"
-    return SourceDocument(path=str(path), format=fmt, text=raw, sha256="0" * 64, front_matter=fm)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from rag.answer import answer
 from rag.llm import LlamaCppGenerator, OpenAIGenerator, bundled_gguf, load_generator
 from rag.stream import answer_events
 from tests.conftest import make_settings
+from tests.servers import free_port, running
 
 # Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads (see rag.llm).
 if importlib.util.find_spec("llama_cpp") is None:
@@ -98,44 +96,18 @@ def test_llamacpp_mode_with_a_missing_file_fails_fast(tmp_path: Path) -> None:
 # ---- llama-cpp-python's OpenAI-compatible server ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server(gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on a loopback port, as the README tells deployments to run it."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-             "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096",
-             "--n_threads", str(os.cpu_count() or 1)],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+           "--port", str(port), "--chat_format", "gemma", "--n_ctx", "4096",
+           "--n_threads", str(os.cpu_count() or 1)]
     base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with running(cmd, ready_url=f"{base}/models", log_path=log, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+                 timeout_s=180):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ingest.docnumber import find_doc_references, normalize_doc_number, parse_date
+from ingest.load import load_file as source
 from ingest.normalize import normalize_text
 from ingest.parse import parse_document
 from rag.types import ParsedDocument, SourceDocument, Unit
@@ -19,16 +19,6 @@ CORPUS = ROOT / "corpus" / "dispatch-STTTT-TTBCXB.md"
 LAWS = SHARED / "data" / "laws"
 
 
-def source(path: Path) -> SourceDocument:
-    """What the loader hands over: front matter stripped, its str values kept."""
-    raw = path.read_text(encoding="utf-8")
-    fm: dict[str, str] = {}
-    if raw.startswith("---\n"):
-        head, body = raw[4:].split("\n---\n", 1)
-        fm = {k: v for k, v in yaml.safe_load(head).items() if isinstance(v, str)}
-        raw = body
-    fmt = "md" if path.suffix == ".md" else "txt"
-    return SourceDocument(path=str(path), format=fmt, text=raw, sha256="0" * 64, front_matter=fm)
 
 
 @pytest.fixture(scope="module")

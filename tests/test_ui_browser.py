@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import CORPUS, REPO
 from tests.fixtures import make_docx
+from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -29,39 +27,11 @@ QUESTION = "UBND các huyện, thành phố phải làm gì?"
 OFF_TOPIC = "Giá vàng hôm nay là bao nhiêu?"
 ANSWER_TIMEOUT_MS = 180_000
 
-# Until create_app mounts the UI itself, serve the same app with the UI added (same settings, same process
-# layout). Once `policyqa serve` exposes /ui this fallback is not used.
-SERVE_WITH_UI = """
-import sys, uvicorn
-from api.app import create_app
-from rag.settings import get_settings
-from ui.app import mount_ui
-settings = get_settings().model_copy(update={"port": int(sys.argv[1])})
-app = create_app(settings)
-mount_ui(app, settings)
-uvicorn.run(app, host="127.0.0.1", port=settings.port, log_level="warning")
-"""
-
-
 @dataclass
 class Server:
     url: str
     data_dir: Path
     env: dict[str, str]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve_mounts_ui(env: dict[str, str]) -> bool:
-    probe = ("from api.app import create_app; from rag.settings import get_settings; "
-             "print(bool(getattr(create_app(get_settings()).state, 'ui_mounted', False)))")
-    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True,
-                         timeout=120, check=True)
-    return out.stdout.strip().endswith("True")
 
 
 @pytest.fixture(scope="module")
@@ -74,31 +44,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
            "POLICYQA_HOST": "127.0.0.1"}
     subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
                    check=True, timeout=900, capture_output=True)
-    port = _free_port()
-    cmd = ([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)] if _serve_mounts_ui(env)
-           else [sys.executable, "-c", SERVE_WITH_UI, str(port)])
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            assert proc.poll() is None, (data / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.5)
+    with running([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], ready_url=f"{url}/readyz",
+                 log_path=data / "server.log", env=env, cwd=REPO, timeout_s=600):
         yield Server(url=url, data_dir=data / "data", env=env)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
