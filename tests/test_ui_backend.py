@@ -123,10 +123,17 @@ def test_mounted_routes(api: tuple[FastAPI, Any]) -> None:
     with TestClient(app) as client:
         home = client.get("/", follow_redirects=False)
         assert home.status_code == 307 and home.headers["location"] == "ui/"
-        page = client.get("/ui/")
-        assert page.status_code == 200 and "<html" in page.text.lower()
+        # Keys are configured: the UI and the document view ask for one (Basic, key as password) ...
         doc = next(d for d in engine.store.snapshot.docs.values() if d.source_key.endswith("TTBCXB.md"))
         chunk = engine.store.snapshot.chunks[doc.chunk_ids[2]]
+        for path in ("/ui/", f"/ui-doc/{doc.doc_id}", "/ui/gradio_api/info"):
+            denied = client.get(path)
+            assert denied.status_code == 401 and denied.headers["www-authenticate"].startswith("Basic"), path
+        assert client.get("/ui/", auth=("x", "wrong-key")).status_code == 401
+        # ... and any configured key opens them, a reader key included.
+        client.auth = ("can-bo", "rd-key")
+        page = client.get("/ui/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
         view = client.get(f"/ui-doc/{doc.doc_id}", params={"start": chunk.start, "end": chunk.end})
         assert view.status_code == 200 and '<mark id="passage"' in view.text
         assert client.get("/ui-doc/no-such-doc").status_code == 404

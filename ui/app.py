@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.settings import Settings
 from ui import render
+from ui.access import UiKeyMiddleware
 from ui.backend import Backend, BackendUnavailable, InProcessBackend, UploadDenied
 from ui.chat import ChatSession, make_filters, new_session, stream_answer, user_markdown
 from ui.feedback import FeedbackEntry, FeedbackStore
@@ -345,6 +346,10 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
         async def to_ui() -> RedirectResponse:
             return RedirectResponse(url="ui/", status_code=307)
 
+    keys = settings.parsed_api_keys()
+    if keys:
+        # With keys configured the UI is not public either: one Basic prompt (key as password) covers it.
+        app.add_middleware(UiKeyMiddleware, keys=keys.keys(), prefixes=("/ui", f"/{render.DOC_ROUTE}"))
     demo = build_ui(backend)
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     gr.mount_gradio_app(app, demo, path="/ui", footer_links=[], run_history=False, css=CSS, head=HEAD,
