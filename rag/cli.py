@@ -24,8 +24,10 @@ def _setup_logging(verbose: bool = False) -> None:
     for handler in logging.getLogger().handlers:
         # bm25s sets its own logger to DEBUG when imported (lazily, after this): filter at the handler.
         handler.setLevel(logging.INFO if verbose else logging.WARNING)
-    for noisy in ("bm25s", "httpx", "chromadb", "sentence_transformers", "transformers"):
+    for noisy in ("bm25s", "httpx", "chromadb"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    for chatty in ("sentence_transformers", "transformers"):  # model config dumps, even at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if not verbose:
         # transformers draws a "Loading weights" bar on every model load; it is noise on a terminal.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
