@@ -156,6 +156,12 @@ class DocStore:
             rows = self._db.execute("SELECT record, tokens FROM chunks ORDER BY doc_id, ordinal").fetchall()
         return [(chunk_from_json(r), json.loads(t)) for r, t in rows]
 
+    def tokens_of(self, doc_id: str) -> dict[str, list[str]]:
+        """Lexical tokens of a document's stored chunks, by chunk id."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, tokens FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
+        return {cid: json.loads(t) for cid, t in rows}
+
     def counts(self) -> tuple[int, int]:
         with self._lock:
             docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

@@ -45,6 +45,7 @@ class Snapshot:
     lexical: LexicalIndex
     by_doc: dict[str, tuple[str, ...]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)  # inverse document frequency of lexical tokens
+    idf_unseen: float = 1.0  # weight of a term the corpus never uses (the largest idf), computed once
 
     def doc_meta(self, doc_id: str) -> DocumentMeta:
         return self.docs[doc_id].meta
@@ -132,10 +133,11 @@ class Store:
         else:
             lexical = LexicalIndex.build(list(order), [t for _, t in rows])
             lexical.save(self.settings.lexical_dir, stamp)
+        idf = _idf([t for _, t in rows])
         docs = {d.doc_id: d for d in self.docstore.documents()}
         by_doc = {d: d_doc.chunk_ids for d, d_doc in docs.items()}
         return Snapshot(version=version, docs=docs, chunks={c.id: c for c, _ in rows}, order=order,
-                        lexical=lexical, by_doc=by_doc, idf=_idf([t for _, t in rows]))
+                        lexical=lexical, by_doc=by_doc, idf=idf, idf_unseen=max(idf.values(), default=1.0))
 
     # ---- writing -----------------------------------------------------------------------------
     @contextmanager
@@ -165,7 +167,9 @@ class Store:
         if missing:
             vectors = self.embedder.embed_documents_np([c.search_text() for c in missing])
             self.vectors.upsert(missing, vectors, parsed.meta)
-        tokens = [analyze(c.search_text()) for c in chunks]
+        # Chunk ids hash their text, so a chunk kept by an update keeps its tokens: segment only the new ones.
+        known = self.docstore.tokens_of(parsed.doc_id) if old else {}
+        tokens = [known[c.id] if c.id in known else analyze(c.search_text()) for c in chunks]
         stored = StoredDocument(
             doc_id=parsed.doc_id, source_key=source_key, root=root, sha256=parsed.sha256, format=parsed.format,
             meta=parsed.meta, text=parsed.text, chunk_ids=tuple(new_ids), warnings=parsed.warnings,

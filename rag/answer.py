@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag.compose import asks_about_document, compose_extractive, obligations_actor, promote_structural
@@ -48,7 +49,7 @@ def evidence_is_weak(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, thresh
         terms = content_terms(translated) + untranslated
     else:
         terms = content_terms(info.standalone)
-    cov = coverage(terms, passage_terms(texts), snapshot.idf)
+    cov = coverage(terms, passage_terms(texts), snapshot.idf, snapshot.idf_unseen)
     if missing_need(info.standalone, texts, translate_terms):
         return True, cov
     return cov < threshold, cov
@@ -69,9 +70,9 @@ def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None 
 def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,
                 top_k: int | None = None, generator: Any | None = None,
                 stream: bool = True) -> Generator[str, None, Answer]:
-    """Like answer(), yielding the LLM's raw tokens as they arrive (with stream); returns the Answer.
+    """Like answer(), yielding answer text as it is verified (LLM mode with stream); returns the Answer.
 
-    The streamed tokens are the unverified draft: the returned Answer's text is what the verifier kept.
+    Only verified sentences are yielded (rag.llm.stream_verified), so what a client has shown stays true.
     """
     settings = engine.settings
     timings: dict[str, float] = {}
@@ -114,14 +115,13 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
             warnings.append(f"LLM unavailable ({exc.__class__.__name__}); extractive answer given instead")
     if draft is None:
         draft = compose_extractive(info, sources, snapshot.idf, max_sentences=settings.max_answer_sentences,
-                                   actor=obligations_actor(info.standalone))
+                                   actor=obligations_actor(info.standalone), unseen=snapshot.idf_unseen)
     verified = verify(draft, sources, doc_texts)
     t2 = time.perf_counter()
     timings["compose_ms"] = (t2 - t1) * 1000
     if not verified.citations:
-        out = _abstain(question, info, hits[:k], timings, t0)
-        return Answer(**{**out.__dict__, "removed_sentences": verified.removed, "warnings": tuple(warnings),
-                         "mode": mode})
+        return replace(_abstain(question, info, hits[:k], timings, t0), removed_sentences=verified.removed,
+                       warnings=tuple(warnings), mode=mode)
     timings["total_ms"] = (time.perf_counter() - t0) * 1000
     return Answer(question=question, standalone_question=info.standalone, text=verified.text,
                   citations=verified.citations, abstained=False, hits=tuple(hits), language=lang,  # type: ignore[arg-type]

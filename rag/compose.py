@@ -65,10 +65,9 @@ def _match_actor(q: str) -> str | None:
     return None
 
 
-def _overlap(terms: Sequence[str], text: str, idf: dict[str, float]) -> float:
+def _overlap(terms: Sequence[str], text: str, idf: dict[str, float], unseen: float) -> float:
     present = passage_terms([text])
-    default = max(idf.values(), default=1.0)
-    return sum(idf.get("~" + t, default) for t in terms if t in present)
+    return sum(idf.get("~" + t, unseen) for t in terms if t in present)
 
 
 def _doc_label(src: Source) -> str:
@@ -237,8 +236,9 @@ def compose_metadata(info: QueryInfo, intent: str, sources: Sequence[Source]) ->
 
 
 def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str, float], *,
-                       max_sentences: int = 6, actor: str | None = None) -> str:
+                       max_sentences: int = 6, actor: str | None = None, unseen: float | None = None) -> str:
     """Pick the sentences that answer the question, in document order per passage, each with [n]."""
+    unseen = unseen if unseen is not None else max(idf.values(), default=1.0)
     intent = metadata_intent(info.standalone)
     if intent:
         quoted = compose_metadata(info, intent, sources)
@@ -258,7 +258,7 @@ def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str
             sentence = src.chunk.text[start:end]
             if len(sentence) < 12:
                 continue
-            score = _overlap(terms, sentence, idf) * prior
+            score = _overlap(terms, sentence, idf, unseen) * prior
             scored.append((score, rank, pos, src, (start, end)))
     if not scored:
         return ""

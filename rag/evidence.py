@@ -76,11 +76,12 @@ def passage_terms(texts: Iterable[str]) -> set[str]:
     return terms
 
 
-def coverage(question_terms: list[str], passage: set[str], idf: dict[str, float]) -> float:
+def coverage(question_terms: list[str], passage: set[str], idf: dict[str, float],
+             unseen: float | None = None) -> float:
     """IDF-weighted share of the question's content terms found in the passages (0..1)."""
     if not question_terms:
         return 0.0
-    default = max(idf.values(), default=1.0)
+    default = unseen if unseen is not None else max(idf.values(), default=1.0)
     weights = {t: idf.get("~" + t, default) for t in question_terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in passage) / total if total else 0.0

@@ -21,14 +21,20 @@ from ingest.normalize import fold_accents, normalize_text
 from rag.prompt import build_messages, fold_system, scaffolding
 from rag.query import QueryInfo
 from rag.settings import Settings
-from rag.verify import MARKER, MIN_FUZZY_COVERAGE, Source, is_framing, split_sentences
+from rag.verify import (
+    LIST_PREFIX,
+    MARKER,
+    MIN_FUZZY_COVERAGE,
+    Source,
+    is_framing,
+    known_numbers,
+    split_claims,
+    split_sentences,
+)
 
 log = logging.getLogger(__name__)
 
 
-_LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
-# Same sentence boundary as the verifier: after . ! ? (and any markers there), before an upper-case letter.
-_BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+(?:\s*,\s*\d+)*\])*)\s+(?=[A-ZÀ-Ỹ])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _NAMED_MARKER = re.compile(r"\[(?:nguồn|nguon|source|src|tài liệu|doc)\s*(\d+(?:\s*,\s*\d+)*)\]",
@@ -101,28 +107,19 @@ def best_source(sentence: str, sources: Sequence[Source]) -> tuple[int, float] |
     return best
 
 
-def _split(line: str) -> list[str]:
-    pieces, cursor = [], 0
-    for m in _BOUNDARY.finditer(line):
-        pieces.append(line[cursor:m.end(1)])
-        cursor = m.end()
-    pieces.append(line[cursor:])
-    return [p for p in pieces if p.strip()]
-
-
 def attach_markers(text: str, sources: Sequence[Source], threshold: float = ATTACH_COVERAGE) -> str:
     """Give each sentence the model left without [n] the marker of the passage that covers it best.
 
     Only a passage sentence covering at least `threshold` of the sentence's word pairs qualifies (see
     best_source); lead-in lines ending with ':' stay unmarked. The verifier still checks every marker.
     """
-    known = {n for s in sources if s.meta.number for n in re.findall(r"\d+", s.meta.number)}
+    known = known_numbers(sources)
     out_lines: list[str] = []
     for line in text.split("\n"):
-        m = _LIST_PREFIX.match(line)
+        m = LIST_PREFIX.match(line)
         prefix = line[:m.end()] if m else ""
         pieces = []
-        for piece in _split(line[len(prefix):]):
+        for piece in split_claims(line[len(prefix):]):
             sentence = piece.strip()
             if MARKER.search(sentence) or is_framing(sentence, known):
                 pieces.append(sentence)
@@ -146,10 +143,10 @@ def prune_sentences(text: str, echo: str = "") -> str:
     seen: set[str] = set()
     out_lines: list[str] = []
     for line in text.split("\n"):
-        m = _LIST_PREFIX.match(line)
+        m = LIST_PREFIX.match(line)
         prefix = line[:m.end()] if m else ""
         kept = []
-        for piece in _split(line[len(prefix):]):
+        for piece in split_claims(line[len(prefix):]):
             body = MARKER.sub("", piece).strip()
             key = " ".join(_words(body))
             recited = key in echo_lines or (key.count(" ") >= 2 and f" {key} " in echoed)

@@ -108,30 +108,43 @@ def _hits(snapshot: Snapshot, fused: dict[str, float], dense: dict[str, float], 
     return hits
 
 
+def _scored(engine: Any, snapshot: Snapshot, *, dense_query: str | None, lexical_query: str | None, n: int,
+            allowed: set[str] | None, timings: dict[str, float] | None) -> tuple[dict[str, float], dict[str, float]]:
+    """Dense and lexical candidate scores (a None query skips that retriever), timed into `timings`."""
+    t0 = time.perf_counter()
+    dense = dense_scores(engine, dense_query, n, allowed, snapshot) if dense_query is not None else {}
+    t1 = time.perf_counter()
+    lexical = lexical_scores(snapshot, analyze_query(lexical_query), n, allowed) if lexical_query is not None else {}
+    if timings is not None:
+        timings["dense_ms"] = (t1 - t0) * 1000
+        timings["lexical_ms"] = (time.perf_counter() - t1) * 1000
+    return dense, lexical
+
+
+def fuse(dense: dict[str, float], lexical: dict[str, float], *, fusion: str, dense_weight: float,
+         rrf_k: int) -> dict[str, float]:
+    """The configured fusion of the two retrievers' scores."""
+    if fusion == "rrf":
+        return fuse_rrf([dense, lexical], rrf_k)
+    return fuse_weighted(dense, lexical, dense_weight)
+
+
 def search(engine: Any, query: str, *, k: int = 10, filters: Filters | None = None, mode: Mode = "hybrid",
            fusion: str | None = None, dense_weight: float | None = None,
            timings: dict[str, float] | None = None) -> list[Hit]:
-    """The k best chunks for a query, best first."""
+    """The k best chunks for a raw query string, best first (one retriever alone, or both fused)."""
     settings = engine.settings
     snapshot = engine.store.snapshot
-    allowed = allowed_docs(snapshot, filters)
-    n = max(settings.candidates, k)
-    t0 = time.perf_counter()
-    dense = dense_scores(engine, query, n, allowed, snapshot) if mode in ("hybrid", "dense") else {}
-    t1 = time.perf_counter()
-    lexical = lexical_scores(snapshot, analyze_query(query), n, allowed) if mode in ("hybrid", "lexical") else {}
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["dense_ms"] = (t1 - t0) * 1000
-        timings["lexical_ms"] = (t2 - t1) * 1000
+    dense, lexical = _scored(engine, snapshot, dense_query=query if mode in ("hybrid", "dense") else None,
+                             lexical_query=query if mode in ("hybrid", "lexical") else None,
+                             n=max(settings.candidates, k), allowed=allowed_docs(snapshot, filters), timings=timings)
     if mode == "dense":
         fused = dict(dense)
     elif mode == "lexical":
         fused = dict(lexical)
-    elif (fusion or settings.fusion) == "rrf":
-        fused = fuse_rrf([dense, lexical], settings.rrf_k)
     else:
-        fused = fuse_weighted(dense, lexical, settings.dense_weight if dense_weight is None else dense_weight)
+        fused = fuse(dense, lexical, fusion=fusion or settings.fusion, rrf_k=settings.rrf_k,
+                     dense_weight=settings.dense_weight if dense_weight is None else dense_weight)
     return _hits(snapshot, fused, dense, lexical, k)
 
 
@@ -185,20 +198,9 @@ def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters 
         lex = lexical_scores(snapshot, analyze_query(info.expanded), max(settings.candidates, k), None)
         fused = {**{cid: 0.5 * s / (max(lex.values()) or 1.0) for cid, s in lex.items()}, **chunks}
         return _hits(snapshot, fused, {}, lex, k)
-    allowed = allowed_docs(snapshot, filters)
-    n = max(settings.candidates, k)
-    t0 = time.perf_counter()
-    dense = dense_scores(engine, info.standalone, n, allowed, snapshot)
-    t1 = time.perf_counter()
-    lexical = lexical_scores(snapshot, analyze_query(info.expanded), n, allowed)
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["dense_ms"] = (t1 - t0) * 1000
-        timings["lexical_ms"] = (t2 - t1) * 1000
-    if settings.fusion == "rrf":
-        fused = fuse_rrf([dense, lexical], settings.rrf_k)
-    else:
-        fused = fuse_weighted(dense, lexical, settings.dense_weight)
+    dense, lexical = _scored(engine, snapshot, dense_query=info.standalone, lexical_query=info.expanded,
+                             n=max(settings.candidates, k), allowed=allowed_docs(snapshot, filters), timings=timings)
+    fused = fuse(dense, lexical, fusion=settings.fusion, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k)
     if named:
         boost = NAMED_DOC_BOOST * (max(fused.values(), default=0.0) or 1.0)
         keep = set(named)

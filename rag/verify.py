@@ -18,7 +18,7 @@ from rag.types import Chunk, Citation, DocumentMeta
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
-_LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
+LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
 _NUMBER = re.compile(r"\d+(?:[/.,:-]\d+)*")
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_FUZZY_COVERAGE = 0.6  # share of a paraphrase's content words found in one passage sentence
@@ -79,7 +79,7 @@ def _canon(text: str) -> str:
 
 def numbers_in(text: str) -> set[str]:
     """Numbers, dates and document numbers a claim asserts (markers and list numbering excluded)."""
-    text = MARKER.sub("", _LIST_PREFIX.sub("", text))
+    text = MARKER.sub("", LIST_PREFIX.sub("", text))
     found = {r.number for r in find_doc_references(text)}
     stripped = text
     for r in find_doc_references(text):
@@ -120,7 +120,7 @@ def find_quote(claim: str, passage: str) -> tuple[int, int] | None:
     A question is never supported. A paraphrase is accepted only when one passage sentence covers most
     of its content words and a good share of its word pairs, so shared common syllables are not enough.
     """
-    body = _canon(MARKER.sub("", _LIST_PREFIX.sub("", claim))).rstrip(" .;:")
+    body = _canon(MARKER.sub("", LIST_PREFIX.sub("", claim))).rstrip(" .;:")
     if not body or body.endswith("?"):
         return None
     idx = passage.find(body)
@@ -158,10 +158,10 @@ def _claims(text: str) -> list[tuple[str, str]]:
         if not line.strip():
             out.append(("\n", ""))
             continue
-        m = _LIST_PREFIX.match(line)
+        m = LIST_PREFIX.match(line)
         prefix = line[:m.end()] if m else ""
         rest = line[len(prefix):]
-        pieces = _split_keep_markers(rest)
+        pieces = split_claims(rest)
         for i, piece in enumerate(pieces):
             out.append((prefix if i == 0 else "", piece.strip()))
         out.append(("\n", ""))
@@ -171,7 +171,7 @@ def _claims(text: str) -> list[tuple[str, str]]:
 _ABBREV_BEFORE_DOT = re.compile(r"(?:^|[\s(])(?:[A-ZĐ]{1,4}|[A-Za-zĐđ]{1,2}|[\w/]*/[\w/]*)\.$")
 
 
-def _split_keep_markers(line: str) -> list[str]:
+def split_claims(line: str) -> list[str]:
     """Split a line into sentences, keeping each sentence's trailing [n] markers with it.
 
     A period after an abbreviation ("KT. GIÁM ĐỐC", "TP. Hà Nội") does not end a sentence unless
@@ -187,6 +187,11 @@ def _split_keep_markers(line: str) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
+def known_numbers(sources: Sequence[Source]) -> set[str]:
+    """The sources' own document numbers: a lead-in line may name them without making a claim."""
+    return {n for s in sources if s.meta.number for n in numbers_in(s.meta.number)}
+
+
 def is_framing(sentence: str, known_numbers: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     """A lead-in line that makes no claim: ends with ':' and names no number but the sources' own."""
     s = MARKER.sub("", sentence).strip()
@@ -197,7 +202,7 @@ def is_framing(sentence: str, known_numbers: set[str] = frozenset()) -> bool:  #
 def verify(text: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> Verified:
     """Keep supported sentences, renumber their markers in order, and build exact citations."""
     by_n = {s.n: s for s in sources}
-    known = {n for s in sources if s.meta.number for n in numbers_in(s.meta.number)}
+    known = known_numbers(sources)
     citations: list[Citation] = []
     key_to_n: dict[tuple[str, int, int], int] = {}
     lines: list[str] = []
