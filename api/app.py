@@ -88,18 +88,31 @@ def create_app(
     return app
 
 
-def serve(settings: Settings, *, log_level: str = "info") -> None:
-    """Run the API under uvicorn on settings.host:settings.port (refusing an open non-loopback bind)."""
+def app_from_env() -> FastAPI:
+    """The app as configured by the environment: what each worker process builds under `serve --workers N`."""
+    return create_app(Settings())
+
+
+class SeveralWorkersNeedServer(ValueError):
+    """`--workers N` with the embedded store: Chroma's embedded mode is single-process."""
+
+
+def serve(settings: Settings, *, log_level: str = "info", workers: int = 1) -> None:
+    """Run the API under uvicorn on settings.host:settings.port (refusing an open non-loopback bind).
+
+    With workers > 1, uvicorn starts that many processes on one socket; each builds the app from the
+    environment (so `settings` must be what the environment says) and follows the others' writes through
+    the store's generation. That needs a Chroma server: the embedded store belongs to one process."""
     import uvicorn
 
     check_bind(settings)
-    app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": log_level,
+                              "proxy_headers": False, "server_header": False, "timeout_graceful_shutdown": 10}
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    if not settings.chroma_host:
+        raise SeveralWorkersNeedServer(
+            "--workers above 1 needs a Chroma server (set POLICYQA_CHROMA_HOST and POLICYQA_CHROMA_PORT): "
+            "the embedded store can only be opened by one process")
+    uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)

@@ -54,6 +54,29 @@ class EngineSlot:
         raise self.error or StoreUnavailable("the store is not open yet")
 
 
+async def follow_writes(slot: EngineSlot, interval_s: float) -> None:
+    """Reload the snapshot when another process (an API worker, `policyqa ingest`) changed the store.
+
+    An upload through one worker is visible to the others within interval_s plus the reload time. While the
+    store is down the old snapshot stays; asks fail with 503 on their own Chroma query."""
+    failing = False
+    while True:
+        await asyncio.sleep(interval_s)
+        engine = slot.engine
+        if engine is None:
+            continue
+        try:
+            if await run_in_threadpool(engine.store.refresh):
+                log.info("store changed elsewhere: snapshot reloaded (%d documents)", len(engine.store.snapshot.docs))
+            failing = False
+        except StoreUnavailable as exc:
+            if not failing:
+                log.warning("cannot check the store for changes: %s", exc)
+            failing = True
+        except Exception:  # never let the follower die: the next tick tries again
+            log.exception("reloading the snapshot failed")
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open what the app needs once; close only what it opened itself (tests inject their engine)."""
@@ -65,8 +88,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             slot.embedder = await run_in_threadpool(load_embedder, slot.settings)
         await slot.open()
     app.state.engine = slot.engine
+    follower = asyncio.create_task(follow_writes(slot, slot.settings.sync_interval_s))
     try:
         yield
     finally:
+        follower.cancel()
         if owned and slot.engine is not None:
             slot.engine.close()

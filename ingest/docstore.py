@@ -1,14 +1,22 @@
-"""SQLite record of what is ingested: documents (metadata, full text, source) and their chunks."""
+"""The manifest: what is ingested (documents with metadata, full text and source; their chunks and lexical tokens).
+
+Two backends share one interface: SQLite in the data dir (the embedded store) and a Chroma collection on the
+Chroma server (ingest/chroma_docstore.py), so API processes on several machines read one manifest. A document
+record is the commit point: its chunk records are written first and only count once a document lists them.
+Every committed write changes the manifest's generation, which readers poll to know when to reload.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Protocol
 
 from rag.types import Chunk, DocumentMeta, Footnote, StoredDocument
 
@@ -54,14 +62,38 @@ def meta_from_json(raw: str) -> DocumentMeta:
     return DocumentMeta(**d)
 
 
-class DocStore:
+def doc_to_json(doc: StoredDocument) -> tuple[str, str]:
+    """(meta, warnings) of a document as JSON text, as both backends store them."""
+    return json.dumps(asdict(doc.meta), ensure_ascii=False), json.dumps(list(doc.warnings), ensure_ascii=False)
+
+
+class DocStore(Protocol):
+    """What the store needs of a manifest backend."""
+
+    def close(self) -> None: ...
+    def generation(self) -> str: ...
+    def get_info(self, key: str) -> str | None: ...
+    def set_info(self, key: str, value: str) -> None: ...
+    def get_document(self, doc_id: str) -> StoredDocument | None: ...
+    def documents(self) -> list[StoredDocument]: ...
+    def find_by_source(self, source_key: str) -> StoredDocument | None: ...
+    def doc_ids_under_root(self, root: str) -> list[tuple[str, str]]: ...
+    def put_document(self, doc: StoredDocument, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None: ...
+    def delete_document(self, doc_id: str) -> None: ...
+    def chunk_records(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[str]]]: ...
+    def tokens_of(self, doc_id: str) -> dict[str, list[str]]: ...
+    def chunk_ids(self) -> set[str]: ...
+    def collect_garbage(self, grace_s: float) -> int: ...
+
+
+class SqliteDocStore:
     """Owns one SQLite connection; every write is one transaction, so readers never see half a document."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
@@ -71,17 +103,23 @@ class DocStore:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write that also changes the generation (readers in other processes poll it)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("INSERT OR REPLACE INTO info(key, value) VALUES('generation', ?)",
+                                 (uuid.uuid4().hex,))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
     # ---- info ------------------------------------------------------------------------------
+    def generation(self) -> str:
+        return self.get_info("generation") or ""
+
     def get_info(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT value FROM info WHERE key=?", (key,)).fetchone()
@@ -92,7 +130,10 @@ class DocStore:
             self._db.execute("INSERT OR REPLACE INTO info(key, value) VALUES(?, ?)", (key, value))
 
     # ---- documents -------------------------------------------------------------------------
-    def _doc_from_row(self, row: sqlite3.Row | tuple, chunk_ids: tuple[str, ...]) -> StoredDocument:
+    _DOC_COLUMNS = "doc_id, source_key, root, sha256, format, meta, text, warnings, ingested_at"
+
+    @staticmethod
+    def _doc_from_row(row: sqlite3.Row | tuple, chunk_ids: tuple[str, ...]) -> StoredDocument:
         doc_id, source_key, root, sha, fmt, meta, text, warnings, ingested_at = row
         return StoredDocument(doc_id=doc_id, source_key=source_key, root=root, sha256=sha, format=fmt,
                               meta=meta_from_json(meta), text=text, chunk_ids=chunk_ids,
@@ -100,9 +141,7 @@ class DocStore:
 
     def get_document(self, doc_id: str) -> StoredDocument | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT doc_id, source_key, root, sha256, format, meta, text, warnings, ingested_at "
-                "FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
+            row = self._db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents WHERE doc_id=?", (doc_id,)).fetchone()
             if row is None:
                 return None
             ids = tuple(r[0] for r in self._db.execute(
@@ -111,9 +150,7 @@ class DocStore:
 
     def documents(self) -> list[StoredDocument]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT doc_id, source_key, root, sha256, format, meta, text, warnings, ingested_at "
-                "FROM documents ORDER BY doc_id").fetchall()
+            rows = self._db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY doc_id").fetchall()
             ids: dict[str, list[str]] = {}
             for doc_id, cid in self._db.execute("SELECT doc_id, id FROM chunks ORDER BY doc_id, ordinal"):
                 ids.setdefault(doc_id, []).append(cid)
@@ -128,33 +165,38 @@ class DocStore:
         with self._lock:
             return list(self._db.execute("SELECT doc_id, source_key FROM documents WHERE root=?", (root,)))
 
-    def put_document(self, conn: sqlite3.Connection, doc: StoredDocument, chunks: Sequence[Chunk],
-                     tokens: Sequence[list[str]]) -> None:
-        """Replace a document and all its chunks (inside the caller's transaction)."""
-        conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
-        conn.execute("DELETE FROM documents WHERE doc_id=?", (doc.doc_id,))
-        conn.execute(
-            "INSERT INTO documents(doc_id, source_key, root, sha256, format, meta, text, warnings, ingested_at) "
-            "VALUES(?,?,?,?,?,?,?,?,?)",
-            (doc.doc_id, doc.source_key, doc.root, doc.sha256, doc.format,
-             json.dumps(asdict(doc.meta), ensure_ascii=False), doc.text,
-             json.dumps(list(doc.warnings), ensure_ascii=False), doc.ingested_at))
-        conn.executemany(
-            "INSERT INTO chunks(id, doc_id, ordinal, record, tokens) VALUES(?,?,?,?,?)",
-            [(c.id, c.doc_id, c.ordinal, chunk_to_json(c), json.dumps(t, ensure_ascii=False))
-             for c, t in zip(chunks, tokens, strict=True)])
+    def put_document(self, doc: StoredDocument, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None:
+        """Replace a document and all its chunks in one transaction."""
+        meta, warnings = doc_to_json(doc)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc.doc_id,))
+            conn.execute("DELETE FROM documents WHERE doc_id=?", (doc.doc_id,))
+            conn.execute(
+                f"INSERT INTO documents({self._DOC_COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?)",
+                (doc.doc_id, doc.source_key, doc.root, doc.sha256, doc.format, meta, doc.text, warnings,
+                 doc.ingested_at))
+            conn.executemany(
+                "INSERT INTO chunks(id, doc_id, ordinal, record, tokens) VALUES(?,?,?,?,?)",
+                [(c.id, c.doc_id, c.ordinal, chunk_to_json(c), json.dumps(t, ensure_ascii=False))
+                 for c, t in zip(chunks, tokens, strict=True)])
 
-    @staticmethod
-    def delete_document(conn: sqlite3.Connection, doc_id: str) -> None:
-        conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
-        conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+    def delete_document(self, doc_id: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+            conn.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
 
     # ---- chunks ----------------------------------------------------------------------------
-    def all_chunks(self) -> list[tuple[Chunk, list[str]]]:
-        """Every chunk with its lexical tokens, in (doc_id, ordinal) order."""
+    def chunk_records(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[str]]]:
+        """Chunks with their lexical tokens, by id (ids not stored are absent)."""
+        found: dict[str, tuple[Chunk, list[str]]] = {}
         with self._lock:
-            rows = self._db.execute("SELECT record, tokens FROM chunks ORDER BY doc_id, ordinal").fetchall()
-        return [(chunk_from_json(r), json.loads(t)) for r, t in rows]
+            for i in range(0, len(ids), 500):
+                part = list(ids[i:i + 500])
+                marks = ",".join("?" * len(part))
+                for cid, record, tokens in self._db.execute(
+                        f"SELECT id, record, tokens FROM chunks WHERE id IN ({marks})", part):
+                    found[cid] = (chunk_from_json(record), json.loads(tokens))
+        return found
 
     def tokens_of(self, doc_id: str) -> dict[str, list[str]]:
         """Lexical tokens of a document's stored chunks, by chunk id."""
@@ -162,12 +204,10 @@ class DocStore:
             rows = self._db.execute("SELECT id, tokens FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
         return {cid: json.loads(t) for cid, t in rows}
 
-    def counts(self) -> tuple[int, int]:
-        with self._lock:
-            docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-            chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return int(docs), int(chunks)
-
     def chunk_ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
+
+    def collect_garbage(self, grace_s: float) -> int:
+        """Nothing to collect: a document and its chunks are written in one transaction."""
+        return 0

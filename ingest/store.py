@@ -1,31 +1,43 @@
-"""The store: document records (SQLite), vectors (Chroma) and the lexical index, kept in step.
+"""The store: the manifest (documents, chunks, tokens), the vectors (Chroma) and the lexical index, kept in step.
 
 Readers work on an immutable Snapshot; a writer prepares new chunks (invisible to readers, because dense
-hits are filtered by the snapshot's chunk ids), swaps the snapshot, then deletes stale vectors under a
-write lock, so a concurrent question sees either the old or the new document, never half of one.
+hits are filtered by the snapshot's chunk ids), commits the manifest, swaps the snapshot, then deletes stale
+vectors under a write lock, so a concurrent question sees either the old or the new document, never half of one.
+
+Several processes may share one store (API workers against a Chroma server): writers take a lock file in the
+data dir, every committed write changes the manifest's generation, and `refresh` reloads a process's snapshot
+when the generation moved. A write that stopped half-way (a killed ingest) leaves only records nobody lists;
+the next writer deletes them before it starts.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ingest.docstore import DocStore
-from ingest.vectorstore import VectorStore
+from ingest.vectorstore import StoreUnavailable, VectorStore
 from rag.lexical import LexicalIndex, analyze
 from rag.settings import Settings
 from rag.types import Chunk, DocumentMeta, ParsedDocument, StoredDocument
 
 log = logging.getLogger(__name__)
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process holds the write lock for longer than the configured wait."""
 
 
 class DocumentEmbedder(Protocol):
@@ -39,6 +51,7 @@ class Snapshot:
     """What readers see: a consistent set of documents, chunks and the lexical index over them."""
 
     version: int
+    generation: str | None  # the manifest generation this was loaded at; None = torn read, reload next time
     docs: dict[str, StoredDocument]
     chunks: dict[str, Chunk]
     order: tuple[str, ...]  # chunk ids in (doc_id, ordinal) order
@@ -99,8 +112,29 @@ def _stamp(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
 
 
+@contextmanager
+def process_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    """An exclusive lock on a file, shared by every process on this host; StoreBusy after timeout_s."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"another process is writing to the store (lock {path}); "
+                                    f"waited {timeout_s:.0f}s") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
-    """Owns the docstore, the vector collection and the current snapshot (collaborators passed in)."""
+    """Owns the manifest, the vector collection and the current snapshot (collaborators passed in)."""
 
     def __init__(self, settings: Settings, docstore: DocStore, vectors: VectorStore,
                  embedder: DocumentEmbedder) -> None:
@@ -108,9 +142,12 @@ class Store:
         self.docstore = docstore
         self.vectors = vectors
         self.embedder = embedder
-        self._write_lock = threading.Lock()  # one ingest at a time
+        self._write_lock = threading.Lock()  # one writer per process; the lock file serialises processes
+        self._refresh_lock = threading.Lock()
         self._rw = _RWLock()
-        self._snapshot = self._load_snapshot(version=0)
+        self._stale: set[str] = set()  # vectors of replaced chunks, deleted once the new snapshot is out
+        self._tokens: dict[str, list[str]] = {}
+        self._snapshot = self._load_snapshot(None)
 
     # ---- reading -----------------------------------------------------------------------------
     @property
@@ -123,39 +160,85 @@ class Store:
         with self._rw.read():
             yield self._snapshot
 
-    def _load_snapshot(self, version: int) -> Snapshot:
-        rows = self.docstore.all_chunks()
-        order = tuple(c.id for c, _ in rows)
-        stamp = _stamp(order)
-        loaded = LexicalIndex.load(self.settings.lexical_dir)
-        if loaded is not None and loaded[1] == stamp:
-            lexical = loaded[0]
-        else:
-            lexical = LexicalIndex.build(list(order), [t for _, t in rows])
-            lexical.save(self.settings.lexical_dir, stamp)
-        idf = _idf([t for _, t in rows])
+    def refresh(self) -> bool:
+        """Reload the snapshot if the manifest changed since it was loaded (another process wrote); True if so."""
+        with self._refresh_lock:
+            current = self._snapshot
+            if current.generation is not None and self.docstore.generation() == current.generation:
+                return False
+            self._snapshot = self._load_snapshot(current)
+            return True
+
+    def _load_snapshot(self, prev: Snapshot | None) -> Snapshot:
+        generation: str | None = self.docstore.generation()  # read first: a later write means another reload
         docs = {d.doc_id: d for d in self.docstore.documents()}
-        by_doc = {d: d_doc.chunk_ids for d, d_doc in docs.items()}
-        return Snapshot(version=version, docs=docs, chunks={c.id: c for c, _ in rows}, order=order,
-                        lexical=lexical, by_doc=by_doc, idf=idf, idf_unseen=max(idf.values(), default=1.0))
+        order = [cid for doc_id in sorted(docs) for cid in docs[doc_id].chunk_ids]
+        known = prev.chunks if prev else {}
+        # Chunk ids hash their text: a chunk already loaded is unchanged, only new ones are read.
+        records = self.docstore.chunk_records([cid for cid in order if cid not in known or cid not in self._tokens])
+        chunks: dict[str, Chunk] = {}
+        tokens: dict[str, list[str]] = {}
+        for cid in order:
+            if cid in records:
+                chunks[cid], tokens[cid] = records[cid]
+            elif cid in known and cid in self._tokens:
+                chunks[cid], tokens[cid] = known[cid], self._tokens[cid]
+        if len(chunks) < len(order):  # a document changed while we read: keep what is whole, reload later
+            log.info("manifest changed during reload (%d chunk records gone); retrying later",
+                     len(order) - len(chunks))
+            generation = None
+            order = [cid for cid in order if cid in chunks]
+        self._tokens = tokens
+        stamp = _stamp(order)
+        lexical = prev.lexical if prev is not None and prev.lexical.ids == order else None
+        if lexical is None:
+            loaded = LexicalIndex.load(self.settings.lexical_dir)
+            if loaded is not None and loaded[1] == stamp:
+                lexical = loaded[0]
+            else:
+                lexical = LexicalIndex.build(order, [tokens[cid] for cid in order])
+                try:
+                    lexical.save(self.settings.lexical_dir, stamp)
+                except OSError as exc:  # a cache: the index in memory is what counts
+                    log.warning("could not save the lexical index: %s", exc)
+        idf = _idf([tokens[cid] for cid in order])
+        by_doc = {d: tuple(cid for cid in doc.chunk_ids if cid in chunks) for d, doc in docs.items()}
+        return Snapshot(version=(prev.version + 1) if prev else 0, generation=generation, docs=docs,
+                        chunks=chunks, order=tuple(order), lexical=lexical, by_doc=by_doc, idf=idf,
+                        idf_unseen=max(idf.values(), default=1.0))
 
     # ---- writing -----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Serialise writers; on exit, publish a new snapshot and delete vectors nobody references."""
-        with self._write_lock:
+        """Serialise writers (threads and processes); clear crash leftovers first; on exit, publish a new
+        snapshot and delete the vectors of replaced chunks."""
+        with self._write_lock, process_lock(self.settings.data_dir / "write.lock",
+                                            self.settings.write_lock_timeout_s):
+            self.collect_garbage()
             try:
                 yield
             finally:
                 self._publish()
 
+    def collect_garbage(self) -> int:
+        """Delete vectors and chunk records no document lists (left by a write that stopped half-way).
+
+        With a Chroma server, writers on other hosts may be half-way through a write right now, so only
+        leftovers older than `gc_grace_s` go; an embedded store has one writer, this one."""
+        grace = self.settings.gc_grace_s if self.settings.chroma_host else 0.0
+        keep = self.docstore.chunk_ids()
+        removed = self.vectors.collect_garbage(keep, grace) + self.docstore.collect_garbage(grace)
+        if removed:
+            log.warning("removed %d records left by an interrupted write", removed)
+        return removed
+
     def _publish(self) -> None:
-        new = self._load_snapshot(version=self._snapshot.version + 1)
-        stale = set(self._snapshot.order) - set(new.order)
-        self._snapshot = new
+        with self._refresh_lock:
+            self._snapshot = self._load_snapshot(self._snapshot)
+        stale, self._stale = sorted(self._stale - set(self._snapshot.order)), set()
         if stale:
             with self._rw.write():
-                self.vectors.delete(sorted(stale))
+                self.vectors.delete(stale)
 
     def put(self, parsed: ParsedDocument, chunks: Sequence[Chunk], *, source_key: str, root: str) -> tuple[int, int]:
         """Write one parsed document; returns (chunks added, chunks removed). Call inside `writing()`."""
@@ -174,8 +257,8 @@ class Store:
             doc_id=parsed.doc_id, source_key=source_key, root=root, sha256=parsed.sha256, format=parsed.format,
             meta=parsed.meta, text=parsed.text, chunk_ids=tuple(new_ids), warnings=parsed.warnings,
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        with self.docstore.transaction() as conn:
-            self.docstore.put_document(conn, stored, chunks, tokens)
+        self.docstore.put_document(stored, chunks, tokens)
+        self._stale |= old_ids - set(new_ids)
         return len(set(new_ids) - old_ids), len(old_ids - set(new_ids))
 
     def remove(self, doc_id: str) -> int:
@@ -183,8 +266,8 @@ class Store:
         old = self.docstore.get_document(doc_id)
         if old is None:
             return 0
-        with self.docstore.transaction() as conn:
-            self.docstore.delete_document(conn, doc_id)
+        self.docstore.delete_document(doc_id)
+        self._stale |= set(old.chunk_ids)
         return len(old.chunk_ids)
 
     def counts(self) -> tuple[int, int]:

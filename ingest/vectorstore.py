@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,9 +41,9 @@ def make_client(settings: Settings) -> Any:
         raise StoreUnavailable(f"cannot open the Chroma store: {exc}") from exc
 
 
-def chunk_metadata(chunk: Chunk, meta: DocumentMeta) -> dict[str, str | int]:
-    """Flat metadata Chroma can filter on (no None values allowed there)."""
-    fields: dict[str, str | int | None] = {
+def chunk_metadata(chunk: Chunk, meta: DocumentMeta, written_at: float = 0.0) -> dict[str, str | int | float]:
+    """Flat metadata Chroma can filter on (no None values allowed there); written_at dates crash leftovers."""
+    fields: dict[str, str | int | float | None] = {"written_at": written_at,
         "doc_id": chunk.doc_id, "ordinal": chunk.ordinal, "breadcrumb": chunk.breadcrumb, "kind": chunk.kind,
         "start": chunk.start, "end": chunk.end, "article": chunk.article, "clause": chunk.clause,
         "section": chunk.section, "title": meta.title, "doc_type": meta.doc_type, "number": meta.number,
@@ -68,22 +69,50 @@ class VectorStore:
                 f"collection {name!r} was built with embedding model {built_with!r} but {model_id!r} is "
                 f"configured; re-ingest into a new data dir or set POLICYQA_EMBEDDING_MODEL={built_with}")
 
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # chromadb raises plain Exceptions for connection problems
+            raise StoreUnavailable(f"Chroma request failed: {exc}") from exc
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, meta: DocumentMeta) -> None:
+        now = time.time()
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i:i + _BATCH]
-            self.collection.upsert(
-                ids=[c.id for c in part], embeddings=vectors[i:i + _BATCH].tolist(),
-                documents=[c.text for c in part], metadatas=[chunk_metadata(c, meta) for c in part])
+            self._call(self.collection.upsert,
+                       ids=[c.id for c in part], embeddings=vectors[i:i + _BATCH].tolist(),
+                       documents=[c.text for c in part], metadatas=[chunk_metadata(c, meta, now) for c in part])
 
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _BATCH):
-            self.collection.delete(ids=list(ids[i:i + _BATCH]))
+            self._call(self.collection.delete, ids=list(ids[i:i + _BATCH]))
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), _BATCH):
-            found.update(self.collection.get(ids=list(ids[i:i + _BATCH]), include=[])["ids"])
+            found.update(self._call(self.collection.get, ids=list(ids[i:i + _BATCH]), include=[])["ids"])
         return found
+
+    def _all(self) -> Iterator[tuple[str, float]]:
+        """Every (id, written_at) in the collection, a page at a time."""
+        offset = 0
+        while True:
+            res = self._call(self.collection.get, include=["metadatas"], limit=_BATCH, offset=offset)
+            if not res["ids"]:
+                return
+            for cid, m in zip(res["ids"], res["metadatas"], strict=True):
+                yield cid, float((m or {}).get("written_at", 0.0))
+            offset += len(res["ids"])
+
+    def all_ids(self) -> set[str]:
+        return {cid for cid, _ in self._all()}
+
+    def collect_garbage(self, keep: set[str], grace_s: float) -> int:
+        """Delete vectors of chunks not in `keep` written more than grace_s ago (crash leftovers); how many."""
+        cutoff = time.time() - grace_s
+        orphans = [cid for cid, written in self._all() if cid not in keep and written <= cutoff]
+        self.delete(orphans)
+        return len(orphans)
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Ids and cosine similarities of the n nearest chunks."""

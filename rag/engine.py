@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.docstore import DocStore
+from ingest.chroma_docstore import ChromaDocStore
+from ingest.docstore import DocStore, SqliteDocStore
 from ingest.store import Store
 from ingest.vectorstore import VectorStore, make_client
 from rag.llm import load_generator
@@ -41,7 +42,9 @@ def open_engine(settings: Settings, embedder: Any | None = None, client: Any | N
     embedder = embedder if embedder is not None else load_embedder(settings)
     client = client if client is not None else make_client(settings)
     vectors = VectorStore(client, settings.collection, embedder.model_id)
-    docstore = DocStore(settings.docstore_path)
+    # With a Chroma server the manifest lives there too, so API processes on other hosts read the same one.
+    docstore: DocStore = (ChromaDocStore(client, f"{settings.collection}-manifest") if settings.chroma_host
+                          else SqliteDocStore(settings.docstore_path))
     # The LLM (a local GGUF model in llamacpp mode) is loaded here, once per engine; None = extractive.
     generator = generator if generator is not None else load_generator(settings)
     return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder),

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     collection: str = "policyqa"
     chroma_host: str | None = None  # when set, use chromadb.HttpClient instead of the embedded store
     chroma_port: int = 8000
+    sync_interval_s: float = Field(default=1.0, gt=0)  # how often an API process checks for others' writes
+    write_lock_timeout_s: float = Field(default=120.0, gt=0)  # wait for another writer, then 503 / fail
+    gc_grace_s: float = Field(default=600.0, ge=0)  # server mode: age before an unlisted record is a leftover
 
     # embeddings
     embedding_model: str = BUNDLED_MODEL  # or a sentence-transformers hub name / local folder
@@ -32,6 +35,11 @@ class Settings(BaseSettings):
     # chunking
     chunk_max_tokens: int = Field(default=400, ge=50, le=2000)
     parse_timeout_s: float = Field(default=60.0, gt=0)
+    # Loader limits (ingest/load.py), checked before the expensive work; a 2,000-page law PDF fits them all.
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # any file read from disk or uploaded
+    max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # DOCX: ZIP members, uncompressed
+    max_pdf_pages: int = Field(default=2000, ge=1)
+    max_text_chars: int = Field(default=10_000_000, ge=1)  # MD/TXT/HTML input, and extracted text
 
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)

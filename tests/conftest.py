@@ -51,6 +51,38 @@ def engine_factory(embedder, tmp_path: Path) -> Iterator:  # noqa: ANN001
         engine.close()
 
 
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """(host, port) of a real Chroma server on loopback: the one `.ci/run` started (POLICYQA_TEST_CHROMA_PORT),
+    else one started here for the session. Tests keep apart by using their own collection names."""
+    from tests.servers import chroma_command, chroma_ready_url, free_port, running
+
+    given = os.environ.get("POLICYQA_TEST_CHROMA_PORT")
+    if given:
+        yield "127.0.0.1", int(given)
+        return
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("chroma-server")
+    with running(chroma_command(tmp / "data", port), ready_url=chroma_ready_url(port), log_path=tmp / "chroma.log",
+                 env=os.environ, timeout_s=60):
+        yield "127.0.0.1", port
+
+
+def server_overrides(server: tuple[str, int]) -> dict[str, object]:
+    """Settings for a store on the Chroma server, in collections no other test uses."""
+    import uuid
+
+    return {"chroma_host": server[0], "chroma_port": server[1], "collection": f"t-{uuid.uuid4().hex[:12]}"}
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request: pytest.FixtureRequest) -> dict[str, object]:
+    """Settings overrides for each store backend: embedded Chroma + SQLite, or everything on a Chroma server."""
+    if request.param == "embedded":
+        return {}
+    return server_overrides(request.getfixturevalue("chroma_server"))
+
+
 @pytest.fixture(scope="module")
 def corpus_engine(embedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
     """A store with corpus/ ingested, shared by the tests of one module (read-only use)."""

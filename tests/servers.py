@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -50,3 +51,13 @@ def running(cmd: Sequence[str], *, ready_url: str, log_path: Path, env: Mapping[
 
 def _tail(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-3000:]
+
+
+def chroma_command(path: Path, port: int) -> list[str]:
+    """`chroma run` from this venv, persisting under path, on loopback."""
+    chroma = Path(sys.executable).parent / "chroma"
+    return [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+
+
+def chroma_ready_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api/v2/heartbeat"

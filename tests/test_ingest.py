@@ -21,17 +21,18 @@ pytestmark = pytest.mark.slow
 
 
 def _consistent(engine) -> None:  # noqa: ANN001
-    """Docstore, Chroma, snapshot and the persisted lexical index all hold the same chunk ids."""
+    """Manifest, Chroma, snapshot and the persisted lexical index all hold the same chunk ids."""
     store = engine.store
     ids = store.docstore.chunk_ids()
     assert set(store.snapshot.order) == ids
-    assert store.vectors.count() == len(ids)
+    assert store.vectors.all_ids() == ids
+    assert set(store.docstore.chunk_records(sorted(ids))) == ids
     loaded = LexicalIndex.load(engine.settings.lexical_dir)
     assert loaded is not None and set(loaded[0].ids) == ids
 
 
-def test_corpus_ingest_is_idempotent(engine_factory) -> None:  # noqa: ANN001
-    engine = engine_factory()
+def test_corpus_ingest_is_idempotent(engine_factory, backend) -> None:  # noqa: ANN001
+    engine = engine_factory(**backend)
     first = ingest_paths(engine.store, [CORPUS])
     assert first.documents == 1 and first.chunks > 10 and first.added == first.chunks
     assert first.failed == ()
@@ -47,13 +48,13 @@ def test_corpus_ingest_is_idempotent(engine_factory) -> None:  # noqa: ANN001
         assert doc.text[chunk.start:chunk.end] == chunk.text
 
 
-def test_update_and_removal(engine_factory, tmp_path: Path) -> None:  # noqa: ANN001
+def test_update_and_removal(engine_factory, backend, tmp_path: Path) -> None:  # noqa: ANN001
     folder = tmp_path / "docs"
     shutil.copytree(CORPUS, folder)
     extra = folder / "them.md"
     extra.write_text("# Thông báo\n\n1. Các phòng ban nộp báo cáo quý.\n\n2. Lãnh đạo họp giao ban thứ Hai.\n",
                      encoding="utf-8")
-    engine = engine_factory()
+    engine = engine_factory(**backend)
     base = ingest_paths(engine.store, [folder])
     assert base.documents == 2
     extra.write_text("# Thông báo\n\n1. Các phòng ban nộp báo cáo quý.\n\n2. Lãnh đạo họp giao ban thứ Ba.\n",
@@ -87,8 +88,8 @@ def test_bad_files_are_reported_and_the_rest_ingested(engine_factory, tmp_path: 
     assert files["docx"].exists()
 
 
-def test_uploads_and_delete(engine_factory) -> None:  # noqa: ANN001
-    engine = engine_factory()
+def test_uploads_and_delete(engine_factory, backend) -> None:  # noqa: ANN001
+    engine = engine_factory(**backend)
     report = ingest_uploads(engine.store, [("../../etc/passwd.md", "# Tiêu đề\n\nNội dung thử nghiệm.\n".encode()),
                                            ("x.exe", b"MZ\x90\x00binary")])
     assert report.documents == 1 and len(report.failed) == 1
