@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.load import LoadError
-from ingest.vectorstore import EmbeddingMismatch, StoreUnavailable
+from ingest.vectorstore import EmbeddingMismatch, StoreBusy, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ def problem_data(exc: BaseException) -> dict[str, Any]:
 def _classify(exc: BaseException) -> tuple[int, str, str]:
     if isinstance(exc, ApiError):
         return exc.status, exc.slug, str(exc.detail)
+    if isinstance(exc, StoreBusy):
+        return 503, "store-busy", f"the store is busy: {exc}"
     if isinstance(exc, StoreUnavailable):
         return 503, "store-unavailable", f"the document store is unavailable: {exc}"
     if isinstance(exc, EmbeddingMismatch):

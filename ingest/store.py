@@ -28,16 +28,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.docstore import DocStore
-from ingest.vectorstore import StoreUnavailable, VectorStore
+from ingest.vectorstore import StoreBusy, VectorStore
 from rag.lexical import LexicalIndex, analyze
 from rag.settings import Settings
 from rag.types import Chunk, DocumentMeta, ParsedDocument, StoredDocument
 
 log = logging.getLogger(__name__)
-
-
-class StoreBusy(StoreUnavailable):
-    """Another process holds the write lock for longer than the configured wait."""
 
 
 class DocumentEmbedder(Protocol):

@@ -21,6 +21,10 @@ class StoreUnavailable(RuntimeError):
     """The vector store cannot be reached (the API turns this into 503)."""
 
 
+class StoreBusy(StoreUnavailable):
+    """Another process holds the write lock for longer than the configured wait (503 store-busy)."""
+
+
 class EmbeddingMismatch(RuntimeError):
     """The collection was built by another embedding model; querying it would return garbage."""
 

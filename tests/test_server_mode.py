@@ -69,6 +69,19 @@ def test_writers_are_serialised_across_processes(engine_factory) -> None:  # noq
     assert ingest_uploads(engine.store, [("a.md", NOTICE.encode())]).documents == 1
 
 
+def test_an_upload_waiting_too_long_for_the_lock_is_a_503(engine_factory) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    engine = engine_factory(write_lock_timeout_s=0.5, ui_enabled=False)
+    with TestClient(create_app(engine.settings, engine=engine)) as client, \
+            process_lock(engine.settings.data_dir / "write.lock", 1.0):
+        r = client.post("/v1/documents", files=[("files", ("a.md", NOTICE.encode(), "text/markdown"))])
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("store-busy") and r.headers["retry-after"]
+
+
 def _leave_orphans(engine, ids: list[str]) -> None:  # noqa: ANN001
     """What a writer killed between its first and its last step leaves: vectors and records nobody lists."""
     doc = next(iter(engine.store.snapshot.docs.values()))
