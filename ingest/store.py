@@ -16,6 +16,8 @@ import fcntl
 import hashlib
 import logging
 import math
+import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -206,15 +208,20 @@ class Store:
     # ---- writing -----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """Serialise writers (threads and processes); clear crash leftovers first; on exit, publish a new
-        snapshot and delete the vectors of replaced chunks."""
+        """Serialise writers (threads and processes); on exit, publish a new snapshot and delete the vectors of
+        replaced chunks. A "writer" mark in the manifest lives as long as the write: finding one set means the
+        last writer was killed (or, on a Chroma server, another host is writing), so leftovers are collected."""
         with self._write_lock, process_lock(self.settings.data_dir / "write.lock",
                                             self.settings.write_lock_timeout_s):
-            self.collect_garbage()
+            if self.docstore.get_info("writer"):  # the last writer never finished: it may have left records
+                self.collect_garbage()
+            self.docstore.set_info("writer", f"pid {os.getpid()} on {socket.gethostname()} since "
+                                             f"{datetime.now(UTC).isoformat(timespec='seconds')}")
             try:
                 yield
             finally:
                 self._publish()
+            self.docstore.set_info("writer", "")
 
     def collect_garbage(self) -> int:
         """Delete vectors and chunk records no document lists (left by a write that stopped half-way).

@@ -83,7 +83,9 @@ def test_an_upload_waiting_too_long_for_the_lock_is_a_503(engine_factory) -> Non
 
 
 def _leave_orphans(engine, ids: list[str]) -> None:  # noqa: ANN001
-    """What a writer killed between its first and its last step leaves: vectors and records nobody lists."""
+    """What a writer killed between its first and its last step leaves: vectors and records nobody lists,
+    and its mark as the writer at work."""
+    engine.store.docstore.set_info("writer", "pid 1 (killed)")
     doc = next(iter(engine.store.snapshot.docs.values()))
     chunks = [Chunk(id=cid, doc_id="ghost", ordinal=i, text=f"mồ côi {i}", breadcrumb="ghost", kind="paragraph",
                     start=0, end=5) for i, cid in enumerate(ids)]
@@ -107,6 +109,7 @@ def test_leftovers_of_an_interrupted_write_are_collected(engine_factory, backend
     report = ingest_paths(engine.store, [CORPUS])  # the next writer clears them first
     assert report.unchanged == 1
     assert engine.store.vectors.all_ids() == listed
+    assert engine.store.docstore.get_info("writer") == ""  # this one finished
     assert engine.store.docstore.chunk_records(["orphan-1", "orphan-2"]) == {}
 
 
