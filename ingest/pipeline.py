@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest.chunk import chunk_document
-from ingest.load import LoadError, discover, load_bytes, load_file
+from ingest.load import LoadError, LoadLimits, discover, load_bytes, load_file
 from ingest.normalize import fold_accents
 from ingest.parse import parse_document
 from ingest.store import Store
@@ -95,6 +95,7 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
     started = time.perf_counter()
     tally = _Tally()
     force = _pipeline_changed(store)
+    limits = LoadLimits.from_settings(store.settings)
     pairs = discover(list(paths))
     folder_roots = {str(p.resolve()) for p in paths if p.is_dir()}
     for p in paths:
@@ -112,7 +113,7 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
             seen.add(source_key)
             root_key = str(root) if str(root) in folder_roots else ""
             try:
-                src = load_file(file, timeout_s=store.settings.parse_timeout_s)
+                src = load_file(file, timeout_s=store.settings.parse_timeout_s, limits=limits)
             except LoadError as exc:
                 tally.failed.append(IngestFailure(str(file), str(exc)))
                 continue
@@ -131,11 +132,12 @@ def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestRe
     """Ingest uploaded files (name, bytes); a file with the same name replaces the earlier upload."""
     started = time.perf_counter()
     tally = _Tally()
+    limits = LoadLimits.from_settings(store.settings)
     with store.writing():
         for raw_name, data in files:
             name = safe_upload_name(raw_name)
             try:
-                src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s)
+                src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s, limits=limits)
             except LoadError as exc:
                 tally.failed.append(IngestFailure(name, str(exc)))
                 continue

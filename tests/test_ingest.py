@@ -146,3 +146,12 @@ def test_cli_ingest_json(tmp_path: Path, embedder) -> None:  # noqa: ANN001
     bad = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(tmp_path / "nothing-here"), "--json"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1
+
+
+def test_configured_limits_reach_the_loader(engine_factory) -> None:  # noqa: ANN001
+    engine = engine_factory(max_text_chars=1000)
+    report = ingest_paths(engine.store, [CORPUS])
+    assert report.documents == 0 and len(report.failed) == 1
+    assert "POLICYQA_MAX_TEXT_CHARS" in report.failed[0].error
+    upload = ingest_uploads(engine.store, [("big.md", ("Điều 1. " + "nội dung " * 200).encode())])
+    assert upload.documents == 0 and "POLICYQA_MAX_TEXT_CHARS" in upload.failed[0].error
