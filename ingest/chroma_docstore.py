@@ -10,6 +10,7 @@ period (another writer may be half-way through right now).
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -134,7 +135,7 @@ class ChromaDocStore:
             res = _call(self._col.get, ids=[_CHUNK + cid for cid in ids[i:i + _BATCH]], include=["documents"])
             for rid, raw in zip(res["ids"], res["documents"], strict=True):
                 data = json.loads(raw)
-                found[rid[len(_CHUNK):]] = (chunk_from_json(data["record"]), data["tokens"])
+                found[rid[len(_CHUNK):]] = (chunk_from_json(data["record"]), [sys.intern(t) for t in data["tokens"]])
         return found
 
     def tokens_of(self, doc_id: str) -> dict[str, list[str]]:

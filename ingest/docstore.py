@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,12 @@ CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def chunk_to_json(chunk: Chunk) -> str:
     return json.dumps(asdict(chunk), ensure_ascii=False)
+
+
+def tokens_from_json(raw: str) -> list[str]:
+    """Lexical tokens, interned as they are read: one string object per distinct token, not per occurrence
+    (the snapshot keeps every chunk's tokens; interning before the next record keeps the peak low too)."""
+    return [sys.intern(t) for t in json.loads(raw)]
 
 
 def chunk_from_json(raw: str) -> Chunk:
@@ -195,14 +202,14 @@ class SqliteDocStore:
                 marks = ",".join("?" * len(part))
                 for cid, record, tokens in self._db.execute(
                         f"SELECT id, record, tokens FROM chunks WHERE id IN ({marks})", part):
-                    found[cid] = (chunk_from_json(record), json.loads(tokens))
+                    found[cid] = (chunk_from_json(record), tokens_from_json(tokens))
         return found
 
     def tokens_of(self, doc_id: str) -> dict[str, list[str]]:
         """Lexical tokens of a document's stored chunks, by chunk id."""
         with self._lock:
             rows = self._db.execute("SELECT id, tokens FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
-        return {cid: json.loads(t) for cid, t in rows}
+        return {cid: tokens_from_json(t) for cid, t in rows}
 
     def chunk_ids(self) -> set[str]:
         with self._lock:
