@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.vectorstore import EmbeddingMismatch, StoreUnavailable
 from rag.engine import Engine, load_embedder, open_engine
+from rag.lexical import analyze
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if slot.embedder is None:
             log.info("loading embedder %s", slot.settings.embedding_model)
             slot.embedder = await run_in_threadpool(load_embedder, slot.settings)
+        await run_in_threadpool(analyze, "khởi động")  # load the word segmenter now, not on the first ask
         await slot.open()
     app.state.engine = slot.engine
     follower = asyncio.create_task(follow_writes(slot, slot.settings.sync_interval_s))

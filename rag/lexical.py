@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import unicodedata
 from pathlib import Path
 
@@ -21,9 +22,21 @@ _SPLIT = re.compile(r"[^\w]+", re.UNICODE)
 FOLD_PREFIX = "~"
 
 
+_SEGMENTER_LOCK = threading.Lock()
+_segmenter_ready = False
+
+
 def _segment(text: str) -> list[str]:
+    global _segmenter_ready
     from underthesea import word_tokenize  # imported lazily: loads a CRF model on first call
 
+    if not _segmenter_ready:
+        # underthesea publishes its model before loading it: a second thread arriving during the first call
+        # finds a half-built model (AttributeError). One thread loads it, the others wait.
+        with _SEGMENTER_LOCK:
+            if not _segmenter_ready:
+                word_tokenize("khởi động")
+                _segmenter_ready = True
     return word_tokenize(text)
 
 

@@ -207,3 +207,27 @@ def test_store_outage_gives_503_and_recovers(tmp_path: Path) -> None:
     finally:
         api_ctx.close()
         first.__exit__(None, None, None)
+
+
+def test_two_workers_hold_32_clients_without_errors(tmp_path: Path, chroma_server) -> None:  # noqa: ANN001
+    """`bench load` (a second process) against fresh workers: their first asks arrive concurrently."""
+    import json
+    import subprocess
+
+    collection = str(server_overrides(chroma_server)["collection"])
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "ingest"), "POLICYQA_CHROMA_HOST": chroma_server[0],
+           "POLICYQA_CHROMA_PORT": str(chroma_server[1]), "POLICYQA_COLLECTION": collection, "HF_HUB_OFFLINE": "1"}
+    ingest = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--json"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    ctx = _serve(tmp_path, "api", chroma_server, collection, "--workers", "2")
+    base = next(ctx)
+    try:
+        out = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "load", "--url", base, "--clients", "8,32",
+                              "--requests", "64", "--max-seconds", "60", "--json"],
+                             env=os.environ, cwd=REPO, capture_output=True, text=True, timeout=300)
+        levels = json.loads(out.stdout)["levels"]
+        assert [lv["errors"] for lv in levels] == [0, 0], levels
+        assert out.returncode == 0
+    finally:
+        ctx.close()
