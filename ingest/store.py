@@ -12,25 +12,23 @@ the next writer deletes them before it starts.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import math
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from ingest.docstore import DocStore
-from ingest.vectorstore import StoreBusy, VectorStore
+from ingest.locks import process_lock
+from ingest.vectorstore import VectorStore
 from rag.lexical import LexicalIndex, analyze
 from rag.settings import Settings
 from rag.types import Chunk, DocumentMeta, ParsedDocument, StoredDocument
@@ -108,27 +106,6 @@ class _RWLock:
 
 def _stamp(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
-
-
-@contextmanager
-def process_lock(path: Path, timeout_s: float) -> Iterator[None]:
-    """An exclusive lock on a file, shared by every process on this host; StoreBusy after timeout_s."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(f"another process is writing to the store (lock {path}); "
-                                    f"waited {timeout_s:.0f}s") from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Store:

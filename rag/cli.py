@@ -56,9 +56,15 @@ def _print_json(data: object) -> None:
 
 
 def _engine(settings: Settings):  # noqa: ANN202 - returns rag.engine.Engine
+    """Open the store, or exit 2 with the reason (store down, in use, built with another model)."""
+    from ingest.vectorstore import EmbeddingMismatch, StoreUnavailable
     from rag.engine import open_engine
 
-    return open_engine(settings)
+    try:
+        return open_engine(settings)
+    except (StoreUnavailable, EmbeddingMismatch) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def document_summary(doc) -> dict[str, object]:  # noqa: ANN001 - StoredDocument

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from ingest.chroma_docstore import ChromaDocStore
 from ingest.docstore import DocStore, SqliteDocStore
+from ingest.locks import claim_embedded_store
 from ingest.store import Store
 from ingest.vectorstore import VectorStore, make_client
 from rag.llm import load_generator
@@ -24,9 +25,13 @@ class Engine:
     embedder: Any
     store: Store
     generator: Any | None = None  # an LLM answer generator (rag.llm); None = extractive answers
+    owner_lock: IO[str] | None = None  # held while this process owns an embedded store
 
     def close(self) -> None:
         self.store.docstore.close()
+        if self.owner_lock is not None:
+            self.owner_lock.close()  # releases the flock
+            self.owner_lock = None
 
 
 def load_embedder(settings: Settings) -> Any:
@@ -40,12 +45,18 @@ def open_engine(settings: Settings, embedder: Any | None = None, client: Any | N
                 generator: Any | None = None) -> Engine:
     """Open (or create) the store under settings.data_dir with the given or configured embedder."""
     embedder = embedder if embedder is not None else load_embedder(settings)
-    client = client if client is not None else make_client(settings)
-    vectors = VectorStore(client, settings.collection, embedder.model_id)
-    # With a Chroma server the manifest lives there too, so API processes on other hosts read the same one.
-    docstore: DocStore = (ChromaDocStore(client, f"{settings.collection}-manifest") if settings.chroma_host
-                          else SqliteDocStore(settings.docstore_path))
-    # The LLM (a local GGUF model in llamacpp mode) is loaded here, once per engine; None = extractive.
-    generator = generator if generator is not None else load_generator(settings)
-    return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder),
-                  generator=generator)
+    owner = None if settings.chroma_host else claim_embedded_store(settings.data_dir)
+    try:
+        client = client if client is not None else make_client(settings)
+        vectors = VectorStore(client, settings.collection, embedder.model_id)
+        # With a Chroma server the manifest lives there too, so API processes on other hosts read the same one.
+        docstore: DocStore = (ChromaDocStore(client, f"{settings.collection}-manifest") if settings.chroma_host
+                              else SqliteDocStore(settings.docstore_path))
+        # The LLM (a local GGUF model in llamacpp mode) is loaded here, once per engine; None = extractive.
+        generator = generator if generator is not None else load_generator(settings)
+        return Engine(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder),
+                      generator=generator, owner_lock=owner)
+    except BaseException:
+        if owner is not None:
+            owner.close()
+        raise

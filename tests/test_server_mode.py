@@ -13,8 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
+from ingest.locks import process_lock
 from ingest.pipeline import ingest_paths, ingest_uploads, remove_document
-from ingest.store import StoreBusy, process_lock
+from ingest.vectorstore import StoreBusy
 from rag.query import understand
 from rag.retrieve import search_query
 from rag.types import Chunk, StoredDocument
@@ -80,6 +81,24 @@ def test_an_upload_waiting_too_long_for_the_lock_is_a_503(engine_factory) -> Non
         r = client.post("/v1/documents", files=[("files", ("a.md", NOTICE.encode(), "text/markdown"))])
     assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("store-busy") and r.headers["retry-after"]
+
+
+def test_an_embedded_store_has_one_owning_process(engine_factory, tmp_path: Path) -> None:  # noqa: ANN001
+    """A second process on an embedded store would write vectors the first never searches: refused, by name."""
+    import subprocess
+
+    engine = engine_factory("owned")
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(engine.settings.data_dir)}
+    env.pop("POLICYQA_CHROMA_HOST", None)
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS)], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert f"pid {os.getpid()}" in out.stderr and "POST /v1/documents" in out.stderr
+    assert "Traceback" not in out.stderr
+    engine.close()  # released: the next process may open it
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
 
 
 def _leave_orphans(engine, ids: list[str]) -> None:  # noqa: ANN001
