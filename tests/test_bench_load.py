@@ -69,10 +69,11 @@ def test_api_holds_32_clients_without_errors(server: str, data_dir: Path) -> Non
     assert levels[32]["requests"] == 40 and levels[32]["stopped_by"] == "requests"
 
 
-def test_rate_limited_server_is_reported_as_429_and_fails(data_dir: Path) -> None:
-    with _serve(data_dir, 20, data_dir.parent / "limited.log") as base:
+def test_rate_limited_server_is_reported_as_429_and_fails(tmp_path: Path) -> None:
+    # A store of its own: the embedded store of the module's server belongs to that process while it runs.
+    with _serve(tmp_path / "data", 20, tmp_path / "limited.log") as base:
         proc = _cli("bench", "load", "--url", base, "--clients", "4", "--requests", "40", "--max-seconds", "60",
-                    env=_env(data_dir, 120), timeout=300)
+                    env=_env(tmp_path / "data", 120), timeout=300)
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert "429 Too Many Requests" in proc.stdout and "POLICYQA_RATE_LIMIT_PER_MINUTE" in proc.stdout
         row = next(line for line in proc.stdout.splitlines() if line.split()[:1] == ["4"])
