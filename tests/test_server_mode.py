@@ -250,3 +250,43 @@ def test_two_workers_hold_32_clients_without_errors(tmp_path: Path, chroma_serve
         assert out.returncode == 0
     finally:
         ctx.close()
+
+
+def test_api_started_while_the_store_is_down_becomes_ready_when_it_comes_up(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.servers import chroma_command, chroma_ready_url
+
+    chroma_port, port = free_port(), free_port()
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "api"), "POLICYQA_CHROMA_HOST": "127.0.0.1",
+           "POLICYQA_CHROMA_PORT": str(chroma_port), "POLICYQA_UI_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "api.log").open("wb") as log:
+        api = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level",
+                                "warning"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # the process serves (healthz) although its store cannot be opened
+            assert api.poll() is None, (tmp_path / "api.log").read_text()[-2000:]
+            try:
+                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        ready = httpx.get(f"{base}/readyz", timeout=10)
+        assert ready.status_code == 503 and "Chroma" in ready.json()["detail"]
+        assert httpx.post(f"{base}/v1/ask", json={"question": NOTICE_QUESTION}, timeout=30).status_code == 503
+        with running(chroma_command(tmp_path / "chroma", chroma_port), ready_url=chroma_ready_url(chroma_port),
+                     log_path=tmp_path / "chroma.log", env=os.environ, timeout_s=60):
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{base}/readyz", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "not ready 30 s after the store came up"
+                time.sleep(0.5)
+            r = httpx.post(f"{base}/v1/documents", files=[("files", ("tb.md", NOTICE.encode(), "text/markdown"))],
+                           timeout=120)
+            assert r.status_code == 200 and _sees_notice(_ask(base))
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
