@@ -77,7 +77,7 @@ class ChromaDocStore:
             offset += len(res["ids"])
 
     def _find(self, where: dict[str, Any]) -> list[StoredDocument]:
-        docs = []
+        docs: list[StoredDocument] = []
         for res in self._pages(where, ["documents", "metadatas"]):
             docs.extend(self._doc(t, m) for t, m in zip(res["documents"], res["metadatas"], strict=True))
         return sorted(docs, key=lambda d: d.doc_id)

@@ -193,7 +193,9 @@ def _label_score(text: str, actor_terms: set[str]) -> float:
 def asks_about_document(question: str, hits: Sequence[Any]) -> bool:
     """True when the question asks for a header/closing field and that block was retrieved."""
     intent = metadata_intent(question)
-    return bool(intent) and any(h.chunk.kind == _INTENTS[intent][1] for h in hits)
+    if not intent:
+        return False
+    return any(h.chunk.kind == _INTENTS[intent][1] for h in hits)
 
 
 def _block_lines(src: Source, intent: str) -> list[tuple[int, int]]:

