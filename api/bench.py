@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from api.security import is_loopback
+from evals.metrics import percentile
 
 # Questions about the seed dispatch (Công văn /STTTT-TTBCXB of the Kon Tum Sở TT&TT).
 QUESTIONS = (
@@ -55,17 +56,6 @@ class LevelResult:
     seconds: float
     abstained: int
     stopped_by: str  # "requests" or "time"
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Linear-interpolated percentile (numpy's default method)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * p / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def ask_endpoint(url: str) -> str:
@@ -148,8 +138,8 @@ def run_level(endpoint: str, clients: int, *, max_requests: int, max_seconds: fl
     return LevelResult(
         clients=clients, requests=len(latencies), errors=errors, rate_limited=statuses.get("429", 0),
         status=dict(sorted(statuses.items())),
-        p50_ms=round(percentile(latencies, 50), 1), p95_ms=round(percentile(latencies, 95), 1),
-        p99_ms=round(percentile(latencies, 99), 1),
+        p50_ms=round(percentile(latencies, 50) or 0.0, 1), p95_ms=round(percentile(latencies, 95) or 0.0, 1),
+        p99_ms=round(percentile(latencies, 99) or 0.0, 1),
         mean_ms=round(statistics.fmean(latencies), 1) if latencies else 0.0,
         max_ms=round(max(latencies), 1) if latencies else 0.0,
         rps=round(len(latencies) / wall, 2) if wall else 0.0, seconds=round(wall, 2), abstained=abstained,

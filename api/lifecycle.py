@@ -90,10 +90,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(analyze, "khởi động")  # load the word segmenter now, not on the first ask
         await slot.open()
     app.state.engine = slot.engine
-    follower = asyncio.create_task(follow_writes(slot, slot.settings.sync_interval_s))
+    # Only a Chroma server has other writers to follow: an embedded store belongs to this process alone.
+    follower = (asyncio.create_task(follow_writes(slot, slot.settings.sync_interval_s))
+                if slot.settings.chroma_host else None)
     try:
         yield
     finally:
-        follower.cancel()
+        if follower is not None:
+            follower.cancel()
         if owned and slot.engine is not None:
             slot.engine.close()

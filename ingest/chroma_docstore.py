@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ingest.docstore import chunk_from_json, chunk_to_json, doc_to_json, meta_from_json
-from ingest.vectorstore import StoreUnavailable
+from ingest.vectorstore import chroma_call
 from rag.types import Chunk, StoredDocument
 
 _BATCH = 500
@@ -25,19 +25,12 @@ _DOC, _CHUNK, _INFO = "d:", "c:", "i:"
 _NO_VECTOR = [1.0]  # Chroma needs an embedding per record; the manifest is never queried by vector
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except Exception as exc:  # chromadb raises plain Exceptions for connection problems
-        raise StoreUnavailable(f"Chroma manifest request failed: {exc}") from exc
-
-
 class ChromaDocStore:
     """Owns one Chroma collection holding document, chunk and info records (the client is passed in)."""
 
     def __init__(self, client: Any, name: str) -> None:
         self.name = name
-        self._col = _call(client.get_or_create_collection, name=name, embedding_function=None,
+        self._col = chroma_call(client.get_or_create_collection, name=name, embedding_function=None,
                           metadata={"policyqa": "manifest"})
 
     def close(self) -> None:
@@ -48,11 +41,11 @@ class ChromaDocStore:
         return self.get_info("generation") or ""
 
     def get_info(self, key: str) -> str | None:
-        res = _call(self._col.get, ids=[_INFO + key], include=["documents"])
+        res = chroma_call(self._col.get, ids=[_INFO + key], include=["documents"])
         return res["documents"][0] if res["ids"] else None
 
     def set_info(self, key: str, value: str) -> None:
-        _call(self._col.upsert, ids=[_INFO + key], embeddings=[_NO_VECTOR], documents=[value],
+        chroma_call(self._col.upsert, ids=[_INFO + key], embeddings=[_NO_VECTOR], documents=[value],
               metadatas=[{"kind": "info"}])
 
     def _bump(self) -> None:
@@ -70,7 +63,7 @@ class ChromaDocStore:
     def _pages(self, where: dict[str, Any], include: list[str]) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            res = _call(self._col.get, where=where, include=include, limit=_BATCH, offset=offset)
+            res = chroma_call(self._col.get, where=where, include=include, limit=_BATCH, offset=offset)
             if not res["ids"]:
                 return
             yield res
@@ -83,7 +76,7 @@ class ChromaDocStore:
         return sorted(docs, key=lambda d: d.doc_id)
 
     def get_document(self, doc_id: str) -> StoredDocument | None:
-        res = _call(self._col.get, ids=[_DOC + doc_id], include=["documents", "metadatas"])
+        res = chroma_call(self._col.get, ids=[_DOC + doc_id], include=["documents", "metadatas"])
         return self._doc(res["documents"][0], res["metadatas"][0]) if res["ids"] else None
 
     def documents(self) -> list[StoredDocument]:
@@ -102,12 +95,12 @@ class ChromaDocStore:
         now = time.time()
         for i in range(0, len(chunks), _BATCH):
             part, toks = chunks[i:i + _BATCH], tokens[i:i + _BATCH]
-            _call(self._col.upsert, ids=[_CHUNK + c.id for c in part], embeddings=[_NO_VECTOR] * len(part),
+            chroma_call(self._col.upsert, ids=[_CHUNK + c.id for c in part], embeddings=[_NO_VECTOR] * len(part),
                   documents=[json.dumps({"record": chunk_to_json(c), "tokens": t}, ensure_ascii=False)
                              for c, t in zip(part, toks, strict=True)],
                   metadatas=[{"kind": "chunk", "doc_id": c.doc_id, "written_at": now} for c in part])
         meta, warnings = doc_to_json(doc)
-        _call(self._col.upsert, ids=[_DOC + doc.doc_id], embeddings=[_NO_VECTOR], documents=[doc.text],
+        chroma_call(self._col.upsert, ids=[_DOC + doc.doc_id], embeddings=[_NO_VECTOR], documents=[doc.text],
               metadatas=[{"kind": "doc", "doc_id": doc.doc_id, "source_key": doc.source_key, "root": doc.root,
                           "sha256": doc.sha256, "format": doc.format, "meta": meta, "warnings": warnings,
                           "ingested_at": doc.ingested_at, "written_at": now,
@@ -120,39 +113,34 @@ class ChromaDocStore:
         old = self.get_document(doc_id)
         if old is None:
             return
-        _call(self._col.delete, ids=[_DOC + doc_id])
+        chroma_call(self._col.delete, ids=[_DOC + doc_id])
         self._delete_chunks(list(old.chunk_ids))
         self._bump()
 
     def _delete_chunks(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _BATCH):
-            _call(self._col.delete, ids=[_CHUNK + cid for cid in ids[i:i + _BATCH]])
+            chroma_call(self._col.delete, ids=[_CHUNK + cid for cid in ids[i:i + _BATCH]])
 
     # ---- chunks ----------------------------------------------------------------------------
     def chunk_records(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[str]]]:
         found: dict[str, tuple[Chunk, list[str]]] = {}
         for i in range(0, len(ids), _BATCH):
-            res = _call(self._col.get, ids=[_CHUNK + cid for cid in ids[i:i + _BATCH]], include=["documents"])
+            res = chroma_call(self._col.get, ids=[_CHUNK + cid for cid in ids[i:i + _BATCH]], include=["documents"])
             for rid, raw in zip(res["ids"], res["documents"], strict=True):
                 data = json.loads(raw)
                 found[rid[len(_CHUNK):]] = (chunk_from_json(data["record"]), [sys.intern(t) for t in data["tokens"]])
         return found
 
-    def tokens_of(self, doc_id: str) -> dict[str, list[str]]:
-        doc = self.get_document(doc_id)
-        if doc is None:
-            return {}
-        return {cid: toks for cid, (_, toks) in self.chunk_records(doc.chunk_ids).items()}
-
     def chunk_ids(self) -> set[str]:
-        return {cid for d in self.documents() for cid in d.chunk_ids}
+        """Every chunk id a document lists (document metadata only, not their texts)."""
+        return {cid for res in self._pages({"kind": "doc"}, ["metadatas"]) for m in res["metadatas"]
+                for cid in json.loads(m["chunk_ids"])}
 
-    def collect_garbage(self, grace_s: float) -> int:
-        """Delete chunk records no document lists that were written more than grace_s ago; returns how many."""
-        listed = self.chunk_ids()
+    def collect_garbage(self, keep: set[str], grace_s: float) -> int:
+        """Delete chunk records not in `keep` (the ids documents list) written more than grace_s ago; how many."""
         cutoff = time.time() - grace_s
         orphans = [rid[len(_CHUNK):] for res in self._pages({"kind": "chunk"}, ["metadatas"])
                    for rid, m in zip(res["ids"], res["metadatas"], strict=True)
-                   if rid[len(_CHUNK):] not in listed and float(m.get("written_at", 0)) <= cutoff]
+                   if rid[len(_CHUNK):] not in keep and float(m.get("written_at", 0)) <= cutoff]
         self._delete_chunks(orphans)
         return len(orphans)

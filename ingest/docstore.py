@@ -88,9 +88,8 @@ class DocStore(Protocol):
     def put_document(self, doc: StoredDocument, chunks: Sequence[Chunk], tokens: Sequence[list[str]]) -> None: ...
     def delete_document(self, doc_id: str) -> None: ...
     def chunk_records(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, list[str]]]: ...
-    def tokens_of(self, doc_id: str) -> dict[str, list[str]]: ...
     def chunk_ids(self) -> set[str]: ...
-    def collect_garbage(self, grace_s: float) -> int: ...
+    def collect_garbage(self, keep: set[str], grace_s: float) -> int: ...
 
 
 class SqliteDocStore:
@@ -205,16 +204,10 @@ class SqliteDocStore:
                     found[cid] = (chunk_from_json(record), tokens_from_json(tokens))
         return found
 
-    def tokens_of(self, doc_id: str) -> dict[str, list[str]]:
-        """Lexical tokens of a document's stored chunks, by chunk id."""
-        with self._lock:
-            rows = self._db.execute("SELECT id, tokens FROM chunks WHERE doc_id=?", (doc_id,)).fetchall()
-        return {cid: tokens_from_json(t) for cid, t in rows}
-
     def chunk_ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT id FROM chunks")}
 
-    def collect_garbage(self, grace_s: float) -> int:
+    def collect_garbage(self, keep: set[str], grace_s: float) -> int:
         """Nothing to collect: a document and its chunks are written in one transaction."""
         return 0

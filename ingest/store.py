@@ -148,16 +148,16 @@ class Store:
         generation: str | None = self.docstore.generation()  # read first: a later write means another reload
         docs = {d.doc_id: d for d in self.docstore.documents()}
         order = [cid for doc_id in sorted(docs) for cid in docs[doc_id].chunk_ids]
-        known = prev.chunks if prev else {}
+        known = prev.chunks if prev else {}  # its tokens are self._tokens: both are set together, below
         # Chunk ids hash their text: a chunk already loaded is unchanged, only new ones are read.
-        records = self.docstore.chunk_records([cid for cid in order if cid not in known or cid not in self._tokens])
+        records = self.docstore.chunk_records([cid for cid in order if cid not in known])
         chunks: dict[str, Chunk] = {}
         tokens: dict[str, list[str]] = {}
         for cid in order:
-            if cid in records:
-                chunks[cid], tokens[cid] = records[cid]
-            elif cid in known and cid in self._tokens:
+            if cid in known:
                 chunks[cid], tokens[cid] = known[cid], self._tokens[cid]
+            elif cid in records:
+                chunks[cid], tokens[cid] = records[cid]
         if len(chunks) < len(order):  # a document changed while we read: keep what is whole, reload later
             log.info("manifest changed during reload (%d chunk records gone); retrying later",
                      len(order) - len(chunks))
@@ -207,7 +207,7 @@ class Store:
         leftovers older than `gc_grace_s` go; an embedded store has one writer, this one."""
         grace = self.settings.gc_grace_s if self.settings.chroma_host else 0.0
         keep = self.docstore.chunk_ids()
-        removed = self.vectors.collect_garbage(keep, grace) + self.docstore.collect_garbage(grace)
+        removed = self.vectors.collect_garbage(keep, grace) + self.docstore.collect_garbage(keep, grace)
         if removed:
             log.warning("removed %d records left by an interrupted write", removed)
         return removed
@@ -231,8 +231,8 @@ class Store:
             vectors = self.embedder.embed_documents_np([c.search_text() for c in missing])
             self.vectors.upsert(missing, vectors, parsed.meta)
         # Chunk ids hash their text, so a chunk kept by an update keeps its tokens: segment only the new ones.
-        known = self.docstore.tokens_of(parsed.doc_id) if old else {}
-        tokens = [known[c.id] if c.id in known else analyze(c.search_text()) for c in chunks]
+        kept = self.docstore.chunk_records([cid for cid in new_ids if cid in old_ids])
+        tokens = [kept[c.id][1] if c.id in kept else analyze(c.search_text()) for c in chunks]
         stored = StoredDocument(
             doc_id=parsed.doc_id, source_key=source_key, root=root, sha256=parsed.sha256, format=parsed.format,
             meta=parsed.meta, text=parsed.text, chunk_ids=tuple(new_ids), warnings=parsed.warnings,

@@ -29,6 +29,14 @@ class EmbeddingMismatch(RuntimeError):
     """The collection was built by another embedding model; querying it would return garbage."""
 
 
+def chroma_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call the Chroma client; its connection failures (plain Exceptions) become StoreUnavailable (503)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        raise StoreUnavailable(f"Chroma request failed: {exc}") from exc
+
+
 def make_client(settings: Settings) -> Any:
     """Embedded PersistentClient under the data dir, or HttpClient when a Chroma host is configured."""
     import chromadb
@@ -73,35 +81,29 @@ class VectorStore:
                 f"collection {name!r} was built with embedding model {built_with!r} but {model_id!r} is "
                 f"configured; re-ingest into a new data dir or set POLICYQA_EMBEDDING_MODEL={built_with}")
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:  # chromadb raises plain Exceptions for connection problems
-            raise StoreUnavailable(f"Chroma request failed: {exc}") from exc
-
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, meta: DocumentMeta) -> None:
         now = time.time()
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i:i + _BATCH]
-            self._call(self.collection.upsert,
+            chroma_call(self.collection.upsert,
                        ids=[c.id for c in part], embeddings=vectors[i:i + _BATCH].tolist(),
                        documents=[c.text for c in part], metadatas=[chunk_metadata(c, meta, now) for c in part])
 
     def delete(self, ids: Sequence[str]) -> None:
         for i in range(0, len(ids), _BATCH):
-            self._call(self.collection.delete, ids=list(ids[i:i + _BATCH]))
+            chroma_call(self.collection.delete, ids=list(ids[i:i + _BATCH]))
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(ids), _BATCH):
-            found.update(self._call(self.collection.get, ids=list(ids[i:i + _BATCH]), include=[])["ids"])
+            found.update(chroma_call(self.collection.get, ids=list(ids[i:i + _BATCH]), include=[])["ids"])
         return found
 
     def _all(self) -> Iterator[tuple[str, float]]:
         """Every (id, written_at) in the collection, a page at a time."""
         offset = 0
         while True:
-            res = self._call(self.collection.get, include=["metadatas"], limit=_BATCH, offset=offset)
+            res = chroma_call(self.collection.get, include=["metadatas"], limit=_BATCH, offset=offset)
             if not res["ids"]:
                 return
             for cid, m in zip(res["ids"], res["metadatas"], strict=True):

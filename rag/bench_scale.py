@@ -72,7 +72,7 @@ def disk_mib(folder: Path) -> float:
 
 
 def _stats(ms: Sequence[float]) -> dict[str, float]:
-    p50, p95 = np.percentile(ms, [50, 95])  # linear interpolation, as api.bench.percentile
+    p50, p95 = np.percentile(ms, [50, 95])  # linear interpolation, as evals.metrics.percentile
     return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "mean": round(statistics.fmean(ms), 1),
             "n": len(ms)}
 
