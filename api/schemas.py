@@ -159,6 +159,8 @@ class AskRequest(BaseModel):
     filters: FiltersIn | None = None
     top_k: TopK | None = Field(default=None, description="Passages given to the composer")
     stream: StrictBool = Field(default=False, description="Stream typed SSE events (same as Accept: text/event-stream)")
+    as_of: dt.date | None = Field(default=None, description="Answer from the texts in force on this date (ISO, default "
+                               "today); citations report each text's status on it", examples=["2024-06-01"])
 
 
 class CitationOut(BaseModel):
@@ -174,6 +176,10 @@ class CitationOut(BaseModel):
     doc_type: str | None = None
     issued_date: str | None = None
     issuer: str | None = None
+    status: Literal["in_force", "ended", "not_yet"] | None = Field(
+        default=None, description="Validity of the cited text on the question's date (null: not stated)")
+    replaced_by: str | None = Field(default=None, description="Số hiệu of the stored text that ended it")
+    ended_on: str | None = Field(default=None, description="ISO date it ended")
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,10 @@ class EvalItem:
     answer_contains: tuple[str, ...] = ()
     history: tuple[Turn, ...] = ()
     tags: tuple[str, ...] = ()  # free labels for slicing the report ("no-diacritics", "english", …)
+    as_of: str | None = None  # ISO date the question is asked on (which texts are in force); default today
 
 
-_KEYS = {"id", "question", "answerable", "evidence", "relevant", "answer_contains", "history", "tags"}
+_KEYS = {"id", "question", "answerable", "evidence", "relevant", "answer_contains", "history", "tags", "as_of"}
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -79,6 +81,9 @@ def parse_item(data: Any) -> EvalItem:
     for key in ("id", "question"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise ValueError(f"{key!r} must be a non-empty string")
+    as_of = data.get("as_of")
+    if as_of is not None and (not isinstance(as_of, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", as_of)):
+        raise ValueError("'as_of' must be an ISO date string such as \"2024-06-01\"")
     answerable = data.get("answerable", True)
     if not isinstance(answerable, bool):
         raise ValueError("'answerable' must be true or false")
@@ -87,7 +92,7 @@ def parse_item(data: Any) -> EvalItem:
         evidence=_strings(data.get("evidence", []), "evidence"),
         relevant=_relevant(data.get("relevant", [])),
         answer_contains=_strings(data.get("answer_contains", []), "answer_contains"),
-        history=_history(data.get("history", [])), tags=_strings(data.get("tags", []), "tags"))
+        history=_history(data.get("history", [])), tags=_strings(data.get("tags", []), "tags"), as_of=as_of)
     if item.answerable and not (item.evidence or item.relevant):
         raise ValueError("an answerable question needs 'evidence' or 'relevant' to judge retrieval")
     if not item.answerable and (item.evidence or item.relevant):

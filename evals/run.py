@@ -125,7 +125,7 @@ def ours(engine: Any) -> Ask:
     from rag.answer import answer
 
     def ask(item: EvalItem) -> Response:
-        ans = answer(item.question, history=item.history, engine=engine)
+        ans = answer(item.question, history=item.history, engine=engine, as_of=item.as_of)
         return Response(ranking=tuple(hit_passages(engine, list(ans.hits))),
                         citations=tuple(citation_passage(engine, c) for c in ans.citations),
                         abstained=ans.abstained, text=ans.text)

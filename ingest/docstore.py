@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from rag.types import Chunk, DocumentMeta, Footnote, StoredDocument
+from rag.types import Chunk, DocumentMeta, Footnote, StoredDocument, ValidityFact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -66,6 +66,7 @@ def meta_from_json(raw: str) -> DocumentMeta:
     d = json.loads(raw)
     d["recipients"] = tuple(d.get("recipients", ()))
     d["cc"] = tuple(d.get("cc", ()))
+    d["validity"] = tuple(ValidityFact(**f) for f in d.get("validity", ()))
     return DocumentMeta(**d)
 
 

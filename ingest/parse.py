@@ -22,6 +22,7 @@ from ingest.parse_structure import (
     text_lines,
     trim_end,
 )
+from ingest.validity import parse_validity
 from rag.types import DocumentMeta, Footnote, ParsedDocument, SourceDocument, Unit
 
 __all__ = ["find_doc_references", "normalize_doc_number", "parse_document", "prepare_text"]
@@ -156,6 +157,10 @@ def parse_document(source: SourceDocument, doc_id: str) -> ParsedDocument:
     if not units and text.strip():
         units = paragraph_units(text, 0, len(text))
     meta = _apply_front_matter(meta, source.front_matter)
+    if legal:
+        found = parse_validity(text, issued_date=meta.issued_date)
+        meta = replace(meta, effective_from=found.effective_from, effective_to=found.effective_to,
+                       validity=found.facts)
     refs = find_doc_references(text)
     warnings = number_date_conflicts(text, refs)
     own = own_number_conflict(meta.number, meta.issued_date)

@@ -20,7 +20,7 @@ from rag.types import IngestFailure, IngestReport, SourceDocument
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes, so unchanged files are re-parsed once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: validity facts in document metadata
 
 Progress = Callable[[Sequence[object]], Sequence[object]]
 

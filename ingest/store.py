@@ -55,6 +55,7 @@ class Snapshot:
     by_doc: dict[str, tuple[str, ...]] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)  # inverse document frequency of lexical tokens
     idf_unseen: float = 1.0  # weight of a term the corpus never uses (the largest idf), computed once
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # built on first use
 
     def doc_meta(self, doc_id: str) -> DocumentMeta:
         return self.docs[doc_id].meta

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -133,15 +134,19 @@ def ask(
     doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type")] = None,
     number: Annotated[str | None, typer.Option("--number", help="Only the document with this số hiệu")] = None,
     top_k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+                                                   help="Texts in force on this date (default today)")] = None,
 ) -> None:
     """Answer a question from the stored documents, with citations."""
     from rag.answer import answer
     from rag.stream import answer_to_json
+    from rag.validity_status import status_words
 
     settings = get_settings()
     engine = _engine(settings)
     try:
-        ans = answer(question, (), _filters(doc_type, number), engine=engine, top_k=top_k)
+        ans = answer(question, (), _filters(doc_type, number), engine=engine, top_k=top_k,
+                     as_of=as_of.date().isoformat() if as_of else None)
     finally:
         engine.close()
     if as_json:
@@ -149,7 +154,7 @@ def ask(
         return
     typer.echo(ans.text)
     for c in ans.citations:
-        typer.echo(f"  [{c.n}] {c.breadcrumb}: \"{c.quote[:160]}\"")
+        typer.echo(f"  [{c.n}] {c.breadcrumb}{status_words(c)}: \"{c.quote[:160]}\"")
     for h in ans.related:
         typer.echo(f"  (liên quan) {h.chunk.breadcrumb}: {h.chunk.text[:120]}")
 
@@ -291,10 +296,11 @@ def bench_scale(
         typer.echo(format_report(report))
 
 
-from evals.cli import eval_alqac_command, eval_command  # noqa: E402 - registered last, kept out of this module
+from evals.cli import calibrate_command, eval_alqac_command, eval_command  # noqa: E402 - registered last
 
 app.command("eval")(eval_command)
 app.command("eval-alqac")(eval_alqac_command)
+app.command("calibrate")(calibrate_command)
 
 
 @app.command()

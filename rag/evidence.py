@@ -42,15 +42,18 @@ NEEDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                  re.compile(r"(kỷ luật|xử phạt|chế tài|truy cứu)", re.I)),
 }
 _COUNT = re.compile(r"\b(?:how many|bao nhieu|may)\s+([a-z]+(?:\s+[a-z]+)?)", re.I)
+# With diacritics "mấy" (how many) and "máy" (machine, as in "xe máy") differ: fold only after matching.
+_COUNT_ACCENTED = re.compile(r"(?<!\w)(?:how many|bao nhiêu|mấy)\s+(\w+(?:\s+\w+)?)", re.I)
 _NUMBER_THEN_WORDS = r"\d+\s+(?:\w+\s+){0,3}?"
 
 
 def _count_supported(question: str, joined_folded: str, translate: Any) -> bool:
     """'How many X' / 'bao nhiêu X': some passage writes a number followed closely by X."""
-    m = _COUNT.search(fold_accents(question))
+    accented = any(ord(c) > 127 for c in question)
+    m = _COUNT_ACCENTED.search(question.lower()) if accented else _COUNT.search(fold_accents(question))
     if not m:
         return True
-    noun = m.group(1)
+    noun = fold_accents(m.group(1))
     if noun.split()[0] in STOPWORDS and len(noun.split()) == 1:
         return True
     if re.fullmatch(r"[a-z ]+", noun) and translate is not None and re.search(r"\bhow many\b", m.group(0)):

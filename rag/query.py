@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
 
 from ingest.docnumber import find_doc_references
 from ingest.normalize import fold_accents, normalize_text
 from rag.types import Turn
+from rag.vocabulary import expansions
 
 # Administrative abbreviations and their expansions (both directions are used).
 ABBREVIATIONS: dict[str, str] = {
@@ -75,6 +80,30 @@ GLOSSARY: dict[str, str] = {
     "constructive": "xây dựng", "spirit": "tinh thần", "draft": "dự thảo", "committee": "Ủy ban",
     "committees": "Ủy ban", "kon tum": "Kon Tum", "australia": "Australia", "eu": "EU",
     "european union": "Liên minh Châu Âu", "journal": "tạp chí", "magazine": "tạp chí",
+    # road traffic: the 2024 laws and the fines decree
+    "motorbike": "xe mô tô xe gắn máy", "motorbikes": "xe mô tô xe gắn máy", "motorcycle": "xe mô tô",
+    "motorcycles": "xe mô tô", "moped": "xe gắn máy", "scooter": "xe gắn máy", "car": "xe ô tô", "cars": "xe ô tô",
+    "truck": "xe ô tô tải", "bus": "xe buýt", "bicycle": "xe đạp", "bike": "xe đạp", "e-bike": "xe đạp máy",
+    "vehicle": "phương tiện xe", "vehicles": "phương tiện xe", "helmet": "mũ bảo hiểm", "helmets": "mũ bảo hiểm",
+    "alcohol": "nồng độ cồn", "blood": "máu", "breath": "hơi thở", "drunk": "nồng độ cồn",
+    "driving licence": "giấy phép lái xe", "driving license": "giấy phép lái xe", "licence": "giấy phép lái xe",
+    "license": "giấy phép lái xe", "licence points": "điểm giấy phép lái xe", "points": "điểm",
+    "deducted": "trừ điểm", "deduct": "trừ điểm", "pedestrian": "người đi bộ", "pedestrians": "người đi bộ",
+    "expressway": "đường cao tốc", "highway": "đường cao tốc", "red light": "đèn tín hiệu giao thông",
+    "traffic light": "đèn tín hiệu giao thông", "traffic lights": "đèn tín hiệu giao thông",
+    "speeding": "chạy quá tốc độ", "speed": "tốc độ", "speed limit": "tốc độ tối đa", "seat belt": "dây đai an toàn",
+    "seatbelt": "dây đai an toàn", "passenger": "người được chở", "passengers": "người được chở",
+    "driver": "người lái xe", "drivers": "người lái xe", "age": "tuổi", "old": "tuổi", "years old": "tuổi",
+    "phone": "điện thoại", "mobile phone": "điện thoại", "child safety": "thiết bị an toàn cho trẻ em",
+    "safety device": "thiết bị an toàn", "wrong way": "ngược chiều", "one-way": "đường một chiều",
+    "overtake": "vượt xe", "overtaking": "vượt xe", "lane": "làn đường", "lanes": "làn đường",
+    "parking": "đỗ xe", "park": "đỗ xe", "stop": "dừng xe", "accident": "tai nạn giao thông",
+    "accidents": "tai nạn giao thông", "in force": "hiệu lực", "valid": "hiệu lực", "replaced": "thay thế",
+    "replace": "thay thế", "repealed": "hết hiệu lực", "expire": "hết hiệu lực", "number plate": "biển số xe",
+    "plate": "biển số xe", "registration": "đăng ký xe", "roads": "đường bộ",
+    "toll": "phí sử dụng đường bộ", "signs": "biển báo hiệu", "school": "trường học",
+    "wear": "đội", "wearing": "đội", "confiscated": "tịch thu", "confiscation": "tịch thu",
+    "suspended": "tước quyền sử dụng", "classes": "hạng", "class": "hạng",
 }
 
 _EN_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "the", "is", "are", "does",
@@ -94,6 +123,35 @@ _SUBJECT_PRED = re.compile(r"^(.+?)\s+((?:phải|cần|có trách nhiệm|có nh
                            re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"\b(nao|gi|ai|bao nhieu|may|khi nao|bao gio|which|what|who|when|how)\b")
 _PRONOUNS = re.compile(r"\b(?:đó|này|ấy|nó|họ|văn bản đó|it|they|them|that|this|those)\b", re.IGNORECASE)
+# A follow-up that leans on the previous question ("Thế có bị trừ điểm không?", "Vậy nếu gây tai nạn?").
+_LEANS = re.compile(r"^\s*(?:thế|vậy|thì|còn|nếu|và|the|vay|thi|con|neu|va|and|so|then|if)\b", re.IGNORECASE)
+LEANING_MAX_WORDS = 12
+FOLLOWUP_CLASSES = Path(__file__).parent / "data" / "followup_classes.yaml"
+
+
+@lru_cache(maxsize=2)
+def followup_classes(path: Path = FOLLOWUP_CLASSES) -> tuple[tuple[str, ...], ...]:
+    """Peer words by class, longest first, NFC lower case."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not all(isinstance(v, list) and v for v in raw.values()):
+        raise ValueError(f"{path}: expected class name → list of words")
+    return tuple(tuple(sorted({normalize_text(w).lower() for w in words}, key=len, reverse=True))
+                 for words in raw.values())
+
+
+def swap_peer(previous: str, subject: str) -> str | None:
+    """The previous question with its peer of the subject replaced by it ("xe máy" → "ô tô"), else None."""
+    folded_subject = fold_accents(subject)
+    for words in followup_classes():
+        new = next((w for w in words if _contains_word(folded_subject, fold_accents(w))), None)
+        if new is None:
+            continue
+        for old in words:
+            m = re.search(rf"(?<![\w-]){re.escape(fold_accents(old))}(?![\w-])", fold_accents(previous))
+            if m and fold_accents(old) != fold_accents(new):
+                word = new[:1].upper() + new[1:] if m.start() == 0 else new
+                return previous[:m.start()] + word + previous[m.end():]
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,8 +221,10 @@ def condense(question: str, history: Sequence[Turn]) -> str:
         sp = _SUBJECT_PRED.match(prev.rstrip("?.! "))
         if sp:
             return f"{new_subject} {sp.group(2)}?"
-        return f"{new_subject}: {prev}"
-    if len(question.split()) <= 4 or _PRONOUNS.search(question):
+        swapped = swap_peer(prev, new_subject)
+        return swapped if swapped is not None else f"{new_subject}: {prev}"
+    if len(question.split()) <= 4 or _PRONOUNS.search(question) or (
+            _LEANS.match(question) and len(question.split()) <= LEANING_MAX_WORDS):
         return f"{question} ({prev})"
     return question
 
@@ -175,6 +235,9 @@ def understand(question: str, history: Sequence[Turn] = ()) -> QueryInfo:
     standalone = condense(q, history)
     language = detect_language(q)
     expanded = expand_abbreviations(standalone)
+    said = expansions(standalone)  # people's words → the law's words, and back
+    if said:
+        expanded = " ".join([expanded, *said])
     if language == "en":
         expanded = " ".join(filter(None, [expanded, translate_terms(standalone)]))
     numbers = tuple(dict.fromkeys(r.number for r in find_doc_references(standalone)))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -14,7 +15,9 @@ from ingest.normalize import fold_accents
 from ingest.store import Snapshot
 from rag.lexical import analyze_query
 from rag.query import QueryInfo
+from rag.restore import Lexicon, build_lexicon, restore, table_phrases
 from rag.types import Filters, Hit
+from rag.validity_status import DocStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ def allowed_docs(snapshot: Snapshot, filters: Filters | None) -> set[str] | None
     keep: set[str] = set()
     for doc_id, doc in snapshot.docs.items():
         m = doc.meta
+        if doc_id in filters.exclude_doc_ids:
+            continue
         if filters.doc_id and doc_id != filters.doc_id:
             continue
         if filters.doc_type and fold_accents(m.doc_type or "") != fold_accents(filters.doc_type):
@@ -148,6 +153,32 @@ def search(engine: Any, query: str, *, k: int = 10, filters: Filters | None = No
     return _hits(snapshot, fused, dense, lexical, k)
 
 
+# A document named by type and the first part of its number, without the symbol (accent-folded question).
+_SHORT_KINDS = {"luat": "luat", "bo luat": "bo luat", "nghi dinh": "nghi dinh", "nd": "nghi dinh",
+                "thong tu": "thong tu", "tt": "thong tu", "quyet dinh": "quyet dinh", "qd": "quyet dinh",
+                "nghi quyet": "nghi quyet", "nq": "nghi quyet"}
+_SHORT_NUMBER = re.compile(r"\b(bo luat|luat|nghi dinh|nd|thong tu|tt|quyet dinh|qd|nghi quyet|nq)\s+(?:so\s+)?"
+                           r"(\d{1,4})(?:/(\d{4}))?(?![\d/])")
+
+
+def _bare(folded: str) -> str:
+    """Words only, single spaces: titles compare without their punctuation."""
+    return " ".join(re.findall(r"\w+", folded))
+
+
+# A legal text named by its type and a capitalised title ("Bộ luật Hình sự", "Luật Đất đai").
+_TITLED = re.compile(r"(?<!\w)(?:bộ luật|luật|nghị định|thông tư|pháp lệnh|nghị quyết)\s+(\w+)", re.IGNORECASE)
+
+
+def names_unknown_document(snapshot: Snapshot, info: QueryInfo) -> bool:
+    """The question names a legal text by title or number that is not in the store."""
+    if info.numbers and not any(normalize_doc_number(d.meta.number or "") in
+                                {normalize_doc_number(n) for n in info.numbers} for d in snapshot.docs.values()):
+        return True
+    titled = any(m.group(1)[:1].isupper() for m in _TITLED.finditer(info.standalone))
+    return titled and not named_documents(snapshot, info)
+
+
 def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:
     """Documents the question names by số hiệu or by title (longest title match wins ties)."""
     folded_q = fold_accents(info.standalone)
@@ -158,10 +189,20 @@ def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:
             named.append(doc_id)
     if named:
         return named
+    for m in _SHORT_NUMBER.finditer(folded_q):  # "Nghị định 168", "Luật số 36", "luật 23/2008"
+        kind = _SHORT_KINDS[m.group(1)]
+        for doc_id, doc in snapshot.docs.items():
+            number = doc.meta.number or ""
+            if fold_accents(doc.meta.doc_type or "") == kind and number.split("/")[0] == m.group(2) and (
+                    not m.group(3) or number.split("/")[1:2] == [m.group(3)]):
+                named.append(doc_id)
+    if named:
+        return named
     best = 0
+    bare_q = _bare(folded_q)
     for doc_id, doc in snapshot.docs.items():
-        title = fold_accents(doc.meta.title or "")
-        if len(title) >= 8 and title in folded_q:
+        title = _bare(fold_accents(doc.meta.title or ""))  # "Luật Trật tự an toàn…" names "Luật Trật tự, an toàn…"
+        if len(title) >= 8 and f" {title} " in f" {bare_q} ":
             if len(title) > best:
                 named, best = [doc_id], len(title)
             elif len(title) == best:
@@ -185,9 +226,24 @@ def exact_units(snapshot: Snapshot, doc_ids: list[str], info: QueryInfo) -> list
 NAMED_DOC_BOOST = 0.5
 
 
+def restore_lexicon(snapshot: Snapshot) -> Lexicon:
+    """The diacritic-restoration lexicon of a snapshot's texts, built on the first unaccented question."""
+    lexicon = snapshot.derived.get("restore")
+    if lexicon is None:
+        lexicon = snapshot.derived["restore"] = build_lexicon((c.text for c in snapshot.chunks.values()),
+                                                              table_phrases())
+    return lexicon  # type: ignore[no-any-return]
+
+
+NOT_IN_FORCE_PENALTY = 0.5  # a text not in force on the question's date ranks below the one in force
+
+
 def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters | None = None,
-                 timings: dict[str, float] | None = None) -> list[Hit]:
-    """Our retrieval for an understood question: hybrid search plus the exact-reference fast path."""
+                 timings: dict[str, float] | None = None, statuses: Mapping[str, DocStatus] | None = None) -> list[Hit]:
+    """Our retrieval for an understood question: hybrid search plus the exact-reference fast path.
+
+    With statuses (validity on the question's date), chunks of texts not in force are down-weighted unless
+    the question names them."""
     settings = engine.settings
     snapshot = engine.store.snapshot
     named = named_documents(snapshot, info)
@@ -198,11 +254,20 @@ def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters 
         lex = lexical_scores(snapshot, analyze_query(info.expanded), max(settings.candidates, k), None)
         fused = {**{cid: 0.5 * s / (max(lex.values()) or 1.0) for cid, s in lex.items()}, **chunks}
         return _hits(snapshot, fused, {}, lex, k)
-    dense, lexical = _scored(engine, snapshot, dense_query=info.standalone, lexical_query=info.expanded,
+    dense_query, lexical_query = info.standalone, info.expanded
+    if info.unaccented:  # typed without diacritics: both retrievers read the corpus's own spelling too
+        restored = restore(info.standalone, restore_lexicon(snapshot))
+        dense_query, lexical_query = restored, " ".join([info.expanded, restored])
+    dense, lexical = _scored(engine, snapshot, dense_query=dense_query, lexical_query=lexical_query,
                              n=max(settings.candidates, k), allowed=allowed_docs(snapshot, filters), timings=timings)
     fused = fuse(dense, lexical, fusion=settings.fusion, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k)
+    keep = set(named)
     if named:
         boost = NAMED_DOC_BOOST * (max(fused.values(), default=0.0) or 1.0)
-        keep = set(named)
         fused = {cid: s + boost if snapshot.chunks[cid].doc_id in keep else s for cid, s in fused.items()}
+    if statuses:
+        stale = {d for d, st in statuses.items() if not st.in_force and d not in keep}
+        if stale:
+            fused = {cid: s * NOT_IN_FORCE_PENALTY if snapshot.chunks[cid].doc_id in stale else s
+                     for cid, s in fused.items()}
     return _hits(snapshot, fused, dense, lexical, k)

@@ -61,12 +61,14 @@ def _pieces(text: str) -> Iterator[str]:
 
 
 def answer_events(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *,
-                  engine: Any, top_k: int | None = None, generator: Any | None = None) -> Iterator[Event]:
+                  engine: Any, top_k: int | None = None, generator: Any | None = None,
+                  as_of: str | None = None) -> Iterator[Event]:
     """Run the answering entry point and report it as events; the last event is `done` or `error`."""
     yield Event("status", {"stage": "retrieving"})
     sent = ""
     try:
-        steps = iter_answer(question, history, filters, engine=engine, top_k=top_k, generator=generator)
+        steps = iter_answer(question, history, filters, engine=engine, top_k=top_k, generator=generator,
+                            as_of=as_of)
         while True:
             try:
                 verified = next(steps)  # an LLM's newly verified text

@@ -26,6 +26,21 @@ class SourceDocument:
 
 
 @dataclass(frozen=True)
+class ValidityFact:
+    """One statement of a legal text about validity: its own effect, a provision's later effect, or its
+    effect on another text (ends, replaces, amends, guides). Offsets point into the document's text."""
+
+    kind: Literal["effective", "effective_part", "ends", "replaces", "amends", "guides", "ends_other"]
+    date: str | None  # ISO date the statement gives (resolved: "kể từ ngày Luật này có hiệu lực" → its date)
+    target: str | None  # số hiệu of the other text ("23/2008/QH12"), or the provision for effective_part
+    target_title: str | None  # the other text's title when it is named by title
+    article: str | None  # the Điều the statement is in
+    clause: str | None  # its khoản
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class DocumentMeta:
     """Header metadata of a Vietnamese administrative or legal document."""
 
@@ -41,6 +56,9 @@ class DocumentMeta:
     cc: tuple[str, ...] = ()  # Nơi nhận
     signer: str | None = None  # người ký
     signer_title: str | None = None  # "KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC"
+    effective_from: str | None = None  # ISO date the text takes effect, as it states
+    effective_to: str | None = None  # ISO date it states for its own end
+    validity: tuple[ValidityFact, ...] = ()  # what it says about its own and other texts' validity
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,7 @@ class Filters:
     issuer: str | None = None  # substring, accent- and case-insensitive
     date_from: str | None = None  # ISO dates, inclusive
     date_to: str | None = None
+    exclude_doc_ids: tuple[str, ...] = ()  # documents left out (leave-one-document-out evaluation)
 
 
 @dataclass(frozen=True)
@@ -210,6 +229,9 @@ class Citation:
     doc_type: str | None = None
     issued_date: str | None = None
     issuer: str | None = None
+    status: str | None = None  # validity on the question's date: in_force, ended, not_yet (None: unknown)
+    replaced_by: str | None = None  # số hiệu of the text that ended it, when one is stored
+    ended_on: str | None = None  # ISO date it ended
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from rag.types import Chunk, Citation, DocumentMeta
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=\S)")
-LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\))\s+")
+# Layout a line may open with: a bullet, list numbering, a point letter, or a quoted article heading's label.
+LIST_PREFIX = re.compile(r"^\s*(?:[-•*+]|\d+[.)]|[a-zđ]\)|Điều\s+\d+[a-z]?\.)\s+")
 _NUMBER = re.compile(r"\d+(?:[/.,:-]\d+)*")
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_FUZZY_COVERAGE = 0.6  # share of a paraphrase's content words found in one passage sentence
@@ -42,6 +43,7 @@ class Verified:
     kept: int  # sentences that carry a verified citation
 
 
+_CLAUSE_LABEL = re.compile(r"^(\d{1,3})\s?\.\s", re.MULTILINE)  # clause numbers a passage's lines open with
 _LINE_LEAD = re.compile(r"^(?:\[\^\d+\]:\s*|[-•*+]\s+)")
 
 
@@ -188,14 +190,19 @@ def split_claims(line: str) -> list[str]:
 
 
 def known_numbers(sources: Sequence[Source]) -> set[str]:
-    """The sources' own document numbers: a lead-in line may name them without making a claim."""
-    return {n for s in sources if s.meta.number for n in numbers_in(s.meta.number)}
+    """The sources' own document numbers and unit numbers (Điều, Khoản): a lead-in line may name them
+    ("Theo khoản 2 Điều 7 Nghị định 168/2024/NĐ-CP:") without making a claim."""
+    known = {n for s in sources if s.meta.number for n in numbers_in(s.meta.number)}
+    known.update(x for s in sources for x in (s.chunk.article, s.chunk.clause) if x)
+    known.update(m.group(1) for s in sources for m in _CLAUSE_LABEL.finditer(s.chunk.text))
+    return known
 
 
 def is_framing(sentence: str, known_numbers: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
     """A lead-in line that makes no claim: ends with ':' and names no number but the sources' own."""
     s = MARKER.sub("", sentence).strip()
-    return (bool(s) and s.endswith(":") and len(s.split()) <= 20 and "?" not in s
+    limit = 32 if s.startswith("Theo ") else 20  # a legal reference with the law's title is longer
+    return (bool(s) and s.endswith(":") and len(s.split()) <= limit and "?" not in s
             and numbers_in(s) <= known_numbers)
 
 

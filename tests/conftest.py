@@ -12,7 +12,9 @@ from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-CORPUS = REPO / "corpus"
+# Most tests need only the dispatch: this folder holds it alone (a link to corpus/'s file), so they stay fast.
+CORPUS = REPO / "tests" / "data" / "dispatch"
+FULL_CORPUS = REPO / "corpus"  # the default corpus: the dispatch, the two 2024 road laws, the decree, the 2008 law
 LAWS = SHARED / "data" / "laws"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -23,7 +25,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: llama.cp
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a test store under data_dir, sharing the model cache between tests."""
     cache = Path(os.environ.get("POLICYQA_MODEL_CACHE_DIR", Path.home() / ".cache" / "policyqa"))
-    return Settings(data_dir=data_dir, model_cache_dir=cache, corpus_dir=CORPUS, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"corpus_dir": CORPUS, **overrides}
+    return Settings(data_dir=data_dir, model_cache_dir=cache, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -83,9 +86,44 @@ def backend(request: pytest.FixtureRequest) -> dict[str, object]:
     return server_overrides(request.getfixturevalue("chroma_server"))
 
 
+def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `policyqa` subprocess on its own data dir (the model cache is shared)."""
+    return {**os.environ, "POLICYQA_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
+            "POLICYQA_MODEL_CACHE_DIR": str(make_settings(data_dir).model_cache_dir), "POLICYQA_API_KEYS": "",
+            **extra}
+
+
+@pytest.fixture(scope="session")
+def full_corpus_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The whole default corpus (about 1,800 chunks) ingested once per run by `policyqa ingest`, as `make run`
+    does, and a copy of that store: the first for the in-process engine, the second for CLI subprocesses
+    (an embedded store belongs to the one process that opens it)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("full-corpus")
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(FULL_CORPUS), "--json"],
+                         env=cli_env(root / "engine"), cwd=REPO, capture_output=True, text=True, timeout=1800)
+    assert out.returncode == 0, out.stderr[-2000:]
+    shutil.copytree(root / "engine", root / "cli", ignore=shutil.ignore_patterns("*.lock"))
+    return root / "engine", root / "cli"
+
+
+@pytest.fixture(scope="session")
+def full_corpus_engine(embedder, full_corpus_dirs: tuple[Path, Path]):  # noqa: ANN001, ANN201
+    """An engine over the whole default corpus, shared by the session (read-only use)."""
+    from rag.engine import open_engine
+
+    engine = open_engine(make_settings(full_corpus_dirs[0], corpus_dir=FULL_CORPUS), embedder=embedder)
+    assert len(engine.store.snapshot.docs) == 5
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(scope="module")
 def corpus_engine(embedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
-    """A store with corpus/ ingested, shared by the tests of one module (read-only use)."""
+    """A store with the dispatch ingested, shared by the tests of one module (read-only use)."""
     from ingest.pipeline import ingest_paths
     from rag.engine import open_engine
 

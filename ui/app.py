@@ -45,6 +45,8 @@ CSS = """
 .pq-related summary{cursor:pointer;line-height:1.4} .pq-related[open] summary{margin-bottom:6px}
 .pq-n{font-weight:700;color:var(--color-accent)}
 .pq-type{font-size:.8em;text-transform:uppercase;letter-spacing:.03em;color:var(--body-text-color-subdued)}
+.pq-status{font-size:.8em;margin-left:.4em;padding:0 .4em;border-radius:4px;white-space:nowrap}
+.pq-ended{background:#fde2e1;color:#9b1c1c}.pq-not-yet{background:#fef3c7;color:#92400e}
 .pq-meta{display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.88em;color:var(--body-text-color-subdued)}
 .pq-crumb{font-size:.88em;margin:4px 0;color:var(--body-text-color-subdued)}
 .pq-passage{margin:6px 0;padding:6px 10px;border-left:3px solid var(--border-color-primary);

@@ -132,6 +132,18 @@ def _meta_rows(item: Mapping[str, Any], lang: str) -> str:
     return "".join(f"<span><b>{esc(k)}:</b> {esc(v)}</span>" for k, v in rows)
 
 
+def status_badge(cit: Mapping[str, Any], lang: str) -> str:
+    """A badge for a cited text that is not in force on the question's date ('' when it is, or unknown)."""
+    status = cit.get("status")
+    if status == "ended":
+        since = format_date(cit.get("ended_on"), lang)
+        by = t("replaced_by", lang).format(number=cit["replaced_by"]) if cit.get("replaced_by") else ""
+        return f' <span class="pq-status pq-ended">{esc(t("status_ended", lang).format(date=since))}{esc(by)}</span>'
+    if status == "not_yet":
+        return f' <span class="pq-status pq-not-yet">{esc(t("status_not_yet", lang))}</span>'
+    return ""
+
+
 def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
     """One citation: title, số hiệu, date, issuer, breadcrumb, passage with the quote marked, a link."""
     start, end = int(cit["start"]), int(cit["end"])
@@ -142,7 +154,7 @@ def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
     kind = f'<span class="pq-type">{esc(cit["doc_type"])}</span> ' if cit.get("doc_type") else ""
     return (f'<article class="pq-source" id="{cite_id(turn, int(cit["n"]))}">'
             f'<header><span class="pq-n">[{int(cit["n"])}]</span> {kind}'
-            f'<b>{esc(cit.get("title"))}</b></header>'
+            f'<b>{esc(cit.get("title"))}</b>{status_badge(cit, lang)}</header>'
             f'<div class="pq-meta">{_meta_rows(cit, lang)}</div>'
             f'<div class="pq-crumb">{esc(cit.get("breadcrumb"))}</div>'
             f'<div class="pq-passage">{body}</div>'

@@ -59,8 +59,9 @@ async def _answer_stream(
     engine: Engine,
     top_k: int | None,
     metrics: ApiMetrics,
+    as_of: str | None,
 ) -> AsyncIterator[str]:
-    events = answer_events(question, history, filters, engine=engine, top_k=top_k)
+    events = answer_events(question, history, filters, engine=engine, top_k=top_k, as_of=as_of)
     async for ev in events_off_loop(events):
         if ev.type == "done":
             metrics.answers.labels(
@@ -97,10 +98,12 @@ async def ask(
     )
     history = [t.to_turn() for t in body.history]
     filters = body.filters.to_filters() if body.filters else None
+    as_of = body.as_of.isoformat() if body.as_of else None
     if body.stream or wants_event_stream(accept):
-        return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics))
+        return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics, as_of))
     try:
-        ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k)
+        ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k,
+                                      as_of=as_of)
     except Exception:
         metrics.record_answer(None, "ask")
         raise

@@ -1,0 +1,127 @@
+"""Provision-level answers on the real default corpus (dispatch, 36/2024, 35/2024, 168/2024, 23/2008), through
+the answering entry point, the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.answer import answer
+from rag.types import Turn
+from tests.conftest import REPO, cli_env
+
+pytestmark = pytest.mark.slow
+
+
+def cited_articles(ans: Any) -> set[tuple[str | None, str]]:
+    return {(c.number, c.breadcrumb.split("Điều ")[1].split(" ")[0]) for c in ans.citations if "Điều " in c.breadcrumb}
+
+
+def test_exact_article_is_quoted_whole(full_corpus_engine: Any) -> None:
+    ans = answer("Điều 12 Luật 36/2024/QH15 quy định gì?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert ans.text.startswith("Theo Điều 12 Luật Trật tự, an toàn giao thông đường bộ (36/2024/QH15):")
+    for point in ("a) Tại nơi có vạch kẻ đường", "c) Chuyển hướng xe chạy hoặc tầm nhìn bị hạn chế", "n) Khu vực"):
+        assert point in ans.text
+    assert cited_articles(ans) == {("36/2024/QH15", "12")}
+
+
+def test_exact_point_comes_with_its_clause_lead_in(full_corpus_engine: Any) -> None:
+    ans = answer("điểm c khoản 7 Điều 7 Nghị định 168/2024/NĐ-CP", engine=full_corpus_engine)
+    lines = ans.text.splitlines()
+    assert lines[0] == "Theo điểm c khoản 7 Điều 7 Nghị định 168/2024/NĐ-CP:"
+    assert any(ln.startswith("7. Phạt tiền từ 4.000.000 đồng đến 6.000.000 đồng") for ln in lines)
+    assert any(ln.startswith("c) Không chấp hành hiệu lệnh của đèn tín hiệu giao thông") for ln in lines)
+    assert not any(ln.startswith(("a) ", "b) ", "d) ")) for ln in lines)  # exactly that point
+
+
+def test_short_number_names_the_decree(full_corpus_engine: Any) -> None:
+    ans = answer("Khoản 12 Điều 6 Nghị định 168 xử phạt hành vi gì?", engine=full_corpus_engine)
+    assert not ans.abstained and ans.text.startswith("Theo khoản 12 Điều 6 Nghị định 168/2024/NĐ-CP:")
+    assert "lạng lách, đánh võng" in ans.text
+
+
+def test_fine_without_diacritics_gives_amount_and_act(full_corpus_engine: Any) -> None:
+    ans = answer("khong doi mu bao hiem khi di xe may bi phat bao nhieu", engine=full_corpus_engine)
+    assert not ans.abstained, ans.hits[:3]
+    assert "400.000 đồng đến 600.000 đồng" in ans.text and "mũ bảo hiểm" in ans.text
+    assert ans.text.startswith("Theo ") and "Nghị định 168/2024/NĐ-CP" in ans.text.splitlines()[0]
+
+
+def test_fine_brings_licence_points_of_the_same_act(full_corpus_engine: Any) -> None:
+    ans = answer("Người đi xe máy không chấp hành hiệu lệnh của đèn tín hiệu giao thông bị phạt bao nhiêu và trừ "
+                 "mấy điểm?", engine=full_corpus_engine)
+    assert "4.000.000 đồng đến 6.000.000 đồng" in ans.text
+    assert "bị trừ điểm giấy phép lái xe 04 điểm" in ans.text  # khoản 13 điểm b refers to điểm c khoản 7
+
+
+def test_current_rule_comes_from_the_law_in_force(full_corpus_engine: Any) -> None:
+    ans = answer("Người lái xe mô tô được chở trẻ em dưới bao nhiêu tuổi?", engine=full_corpus_engine)
+    assert "12 tuổi" in ans.text and "14 tuổi" not in ans.text
+    assert ans.citations and all(c.number != "23/2008/QH12" for c in ans.citations)
+    assert ans.citations[0].status == "in_force"
+
+
+def test_superseded_law_asked_by_name_is_quoted_with_its_status(full_corpus_engine: Any) -> None:
+    ans = answer("Theo Luật Giao thông đường bộ 2008, xe máy được chở trẻ em dưới bao nhiêu tuổi?",
+                 engine=full_corpus_engine)
+    old = [c for c in ans.citations if c.number == "23/2008/QH12"]
+    assert old and "14 tuổi" in ans.text
+    assert {c.status for c in old} == {"ended"} and old[0].ended_on == "2025-01-01"
+    assert old[0].replaced_by in {"36/2024/QH15", "35/2024/QH15"}
+    assert "hết hiệu lực" in ans.text  # the note, with the clause that ended it quoted
+
+
+def test_validity_question_cites_the_ending_clause(full_corpus_engine: Any) -> None:
+    ans = answer("Luật Giao thông đường bộ 2008 còn hiệu lực không?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert "23/2008/QH12" in ans.text and "hết hiệu lực" in ans.text
+    assert "01 tháng 01 năm 2025" in ans.text  # the replacing law's own effective date
+    assert {c.number for c in ans.citations} <= {"36/2024/QH15", "35/2024/QH15"}
+
+
+def test_as_of_before_2025_prefers_the_2008_law(full_corpus_engine: Any) -> None:
+    q = "Người lái xe mô tô được chở trẻ em dưới bao nhiêu tuổi?"
+    then = answer(q, engine=full_corpus_engine, as_of="2020-06-01")
+    assert then.citations[0].number == "23/2008/QH12" and then.citations[0].status == "in_force"
+    assert "14 tuổi" in then.text
+
+
+def test_follow_up_swaps_the_vehicle(full_corpus_engine: Any) -> None:
+    history = [Turn("user", "Xe máy vượt đèn đỏ bị phạt bao nhiêu?"), Turn("assistant", "…")]
+    ans = answer("Còn ô tô thì sao?", history, engine=full_corpus_engine)
+    assert ans.standalone_question.lower().startswith("ô tô vượt đèn đỏ")
+    assert any("Điều 6" in c.breadcrumb for c in ans.citations)  # the car article
+
+
+def test_api_reports_status_and_takes_as_of(full_corpus_engine: Any) -> None:
+    from api.app import create_app
+
+    settings = full_corpus_engine.settings.model_copy(update={"rate_limit_per_minute": 100_000, "ui_enabled": False})
+    with TestClient(create_app(settings, full_corpus_engine)) as client:
+        r = client.post("/v1/ask", json={"question": "Theo Luật Giao thông đường bộ 2008 xe máy được chở mấy người?"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert any(c["number"] == "23/2008/QH12" and c["status"] == "ended" for c in body["citations"])
+        r = client.post("/v1/ask", json={"question": "xe may vuot den do bi phat bao nhieu", "as_of": "2025-03-01"})
+        assert r.status_code == 200 and not r.json()["abstained"]
+        assert "4.000.000 đồng" in r.json()["answer"]
+        assert client.post("/v1/ask", json={"question": "x", "as_of": "01/03/2025"}).status_code == 422
+
+
+def test_cli_answers_a_superseded_question_and_a_fine(full_corpus_dirs: tuple[Path, Path]) -> None:
+    env = cli_env(full_corpus_dirs[1])
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Luật Giao thông đường bộ 2008 quy định xe máy "
+                          "được chở mấy người?"], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "hết hiệu lực từ 2025-01-01" in out.stdout  # the citation line says so
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--json", "xe may vuot den do bi phat bao nhieu"],
+                         env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    body = json.loads(out.stdout)
+    assert not body["abstained"] and "4.000.000 đồng đến 6.000.000 đồng" in body["answer"]
