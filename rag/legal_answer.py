@@ -12,8 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ingest.normalize import fold_accents
 from rag.abstain import covered, question_terms
 from rag.evidence import content_terms, passage_terms
 from rag.provision import (
@@ -40,6 +45,10 @@ CANDIDATES = 8  # retrieved chunks considered for the provision to quote
 COVERAGE_WEIGHT = 0.6  # how much the question's terms found in a chunk (with its headings) count beside rank
 SECOND_BLOCK = 0.92  # a second provision is quoted when it scores this close to the first
 SECOND_LINES = 6  # and quoted more briefly
+DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
+ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a question about none of them
+ROLES = Path(__file__).parent / "data" / "roles.yaml"
+_DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)\s")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
 StatusOf = Callable[[str], DocStatus]
@@ -70,7 +79,7 @@ class _Draft:
         self.language = language
         self.lines: list[str] = []
         self.sources: dict[str, Source] = {}
-        self.quoted: set[tuple[str, int]] = set()
+        self.quoted: set[tuple[str, int, int]] = set()
 
     def cite(self, chunk: Chunk) -> int:
         if chunk.id not in self.sources:
@@ -82,7 +91,7 @@ class _Draft:
         self.lines.append(text)
 
     def quote(self, line: Line) -> None:
-        key = (line.chunk.doc_id, line.chunk.start + line.start)
+        key = (line.chunk.doc_id, line.chunk.start + line.start, line.chunk.start + line.end)
         if key in self.quoted:
             return
         self.quoted.add(key)
@@ -119,6 +128,70 @@ def _is_penalty_clause(snapshot: Any, chunk: Chunk) -> bool:
     return bool(_PENALTY_LEAD.match(first))
 
 
+def defines_asked_term(text: str, question: str) -> bool:
+    """The chunk opens with the definition of a term the question names ("6. Làn đường là …")."""
+    m = _DEFINES.match(text)
+    return bool(m) and fold_accents(m.group(1)) in fold_accents(question)
+
+
+@lru_cache(maxsize=2)
+def load_roles(path: Path = ROLES) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """(provision phrases, question phrases) per role, accent-folded."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return tuple((tuple(fold_accents(p) for p in r["provision"]), tuple(fold_accents(p) for p in r["question"]))
+                     for r in raw.values())
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: each role needs 'provision' and 'question' phrase lists") from exc
+
+
+def names_other_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
+    """The provision's lead-in names whose act it is, and the question is about someone else."""
+    lead = clause_lead(snapshot, chunk)
+    lines = [ln.text for ln in chunk_lines(chunk) if not ln.text.startswith("Điều ")]  # not the article title
+    first = fold_accents((lead.text if lead else lines[0] if lines else "")[:300])
+    asked = fold_accents(question)
+    return any(any(p in first for p in provision) and not any(q in asked for q in asks)
+               for provision, asks in load_roles())
+
+
+FACTS = Path(__file__).parent / "data" / "facts.yaml"
+
+
+@lru_cache(maxsize=2)
+def load_facts(path: Path = FACTS) -> dict[str, tuple[tuple[str, ...], re.Pattern[str]]]:
+    """Fact kind → (accent-folded phrases that ask for it, the pattern of its span)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return {k: (tuple(fold_accents(a) for a in v["asked"]), re.compile(v["span"])) for k, v in raw.items()}
+    except (AttributeError, KeyError, TypeError, re.error) as exc:
+        raise ValueError(f"{path}: each fact needs 'asked' phrases and a 'span' pattern ({exc})") from exc
+
+
+def _fact_kinds(info: QueryInfo, kinds: frozenset[str]) -> list[str]:
+    asked = fold_accents(info.standalone)
+    facts = load_facts()
+    wanted = [k for k in ("fine", "points") if k in kinds]
+    wanted += [k for k, (phrases, _) in facts.items() if any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", asked)
+                                                             for p in phrases)]
+    if "effective" in kinds:
+        wanted.append("date")
+    return list(dict.fromkeys(wanted))
+
+
+def fact_span(info: QueryInfo, kinds: frozenset[str], block: Sequence[Line], extras: Sequence[Line]) -> Line | None:
+    """The verbatim span stating the fact a short question asks for (an amount, points, an age, a date)."""
+    facts = load_facts()
+    for kind in _fact_kinds(info, kinds):
+        for line in (extras if kind == "points" else block):
+            m = facts[kind][1].search(line.text)
+            if m and m.end() > m.start():
+                span = line.text[m.start():m.end()].strip(" ,;:")
+                start = line.start + line.text.index(span, m.start())
+                return Line(line.chunk, start, start + len(span))
+    return None
+
+
 def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, terms: Sequence[str],
                     kinds: frozenset[str]) -> list[Hit]:
     """The best one or two legal chunks among the top hits: rank plus how much of the question they cover."""
@@ -135,6 +208,10 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, terms: 
             score += 0.15
         if chunk_ref(h.chunk) == Ref(h.chunk.article) and len(chunk_lines(h.chunk)) == 1:
             score -= 0.2  # an article heading alone quotes nothing
+        if "definition" in kinds and defines_asked_term(h.chunk.text, info.standalone):
+            score += DEFINITION_BONUS
+        if names_other_role(snapshot, h.chunk, info.standalone):
+            score -= ROLE_PENALTY
         scored.append((score, h))
     scored.sort(key=lambda s: -s[0])
     best = [scored[0][1]]
@@ -179,9 +256,19 @@ def unit_block(snapshot: Any, chunk: Chunk, terms: Sequence[str], kinds: frozens
     return _best_lines(lines, terms, idf, unseen, 1, limit)
 
 
-def _extras(snapshot: Any, chunk: Chunk) -> list[Line]:
+def _extras(snapshot: Any, chunk: Chunk, point: str | None = None) -> list[Line]:
     """Lines of the same article that refer back to this act, outside other fine clauses."""
-    return [ln for ln in points_referring(snapshot, chunk) if not _is_penalty_clause(snapshot, ln.chunk)]
+    return [ln for ln in points_referring(snapshot, chunk, point) if not _is_penalty_clause(snapshot, ln.chunk)]
+
+
+_POINT_LINE = re.compile(r"^([a-zđ])\)\s")
+
+
+def best_point(block: Sequence[Line], terms: Sequence[str], snapshot: Any) -> str | None:
+    """The letter of the quoted point that best matches the question (a whole clause was quoted)."""
+    scored = [(_line_score(ln, terms, snapshot.idf, snapshot.idf_unseen), m.group(1))
+              for ln in block if (m := _POINT_LINE.match(ln.text))]
+    return max(scored)[1] if scored and max(scored)[0] > 0 else None
 
 
 def _status_note(d: _Draft, status: DocStatus) -> None:
@@ -203,9 +290,16 @@ def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds:
     for i, h in enumerate(chosen):
         meta = snapshot.docs[h.chunk.doc_id].meta
         d.frame(reference_lead(chunk_ref(h.chunk), meta, info.language))
-        for line in unit_block(snapshot, h.chunk, terms, kinds, MAX_LINES if i == 0 else SECOND_LINES):
+        block = unit_block(snapshot, h.chunk, terms, kinds, MAX_LINES if i == 0 else SECOND_LINES)
+        extras: list[Line] = []
+        if _is_penalty_clause(snapshot, h.chunk):
+            point = chunk_ref(h.chunk).point or best_point(block, terms, snapshot)
+            extras = _extras(snapshot, h.chunk, point)
+        fact = fact_span(info, kinds, block, extras) if i == 0 else None
+        if fact is not None:
+            d.quote(fact)  # the short fact first, verbatim; the provision it comes from follows
+        for line in block:
             d.quote(line)
-        extras = _extras(snapshot, h.chunk) if _is_penalty_clause(snapshot, h.chunk) else []
         if extras:
             d.frame(NOTE["extra"][info.language])
             for line in extras:

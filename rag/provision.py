@@ -161,12 +161,14 @@ def internal_refs(text: str) -> set[tuple[str, str | None]]:
     return refs
 
 
-def points_referring(snapshot: Any, chunk: Chunk) -> list[Line]:
-    """Lines of the same article that refer to this provision by "điểm x khoản n Điều này" (additional
-    penalties, licence points, remedies), in reading order."""
+def points_referring(snapshot: Any, chunk: Chunk, point: str | None = None) -> list[Line]:
+    """Lines of the same article that refer to this provision (or to one point of it) by "điểm x khoản n
+    Điều này" (additional penalties, licence points, remedies), in reading order."""
     ref = chunk_ref(chunk)
     if not (ref.article and ref.clause):
         return []
+    if point is not None:
+        ref = Ref(ref.article, ref.clause, point)
     out: list[Line] = []
     for c in article_chunks(snapshot, chunk.doc_id, ref.article):
         if chunk_ref(c).clause == ref.clause:

@@ -235,7 +235,7 @@ def understand(question: str, history: Sequence[Turn] = ()) -> QueryInfo:
     standalone = condense(q, history)
     language = detect_language(q)
     expanded = expand_abbreviations(standalone)
-    said = expansions(standalone)  # people's words → the law's words, and back
+    said = expansions(standalone, to_law_only=True)  # people's words → the law's words
     if said:
         expanded = " ".join([expanded, *said])
     if language == "en":

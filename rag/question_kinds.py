@@ -12,7 +12,7 @@ import yaml
 from ingest.normalize import fold_accents, normalize_text
 
 TABLE = Path(__file__).parent / "data" / "question_kinds.yaml"
-KINDS = ("fine", "points", "additional", "ends", "effective", "list", "fact")
+KINDS = ("fine", "points", "additional", "ends", "effective", "list", "fact", "definition")
 
 
 @lru_cache(maxsize=4)

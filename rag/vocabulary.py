@@ -90,21 +90,23 @@ def _shadows(o: tuple[int, int, object], f: tuple[int, int, object], folded: boo
 Match = tuple[int, int, tuple[str, ...]]  # (start, end) in the canonical text, and the other side's phrases
 
 
-def _kept_matches(text: str, vocab: tuple[VocabEntry, ...] | None) -> tuple[str, bool, list[Match]]:
+def _kept_matches(text: str, vocab: tuple[VocabEntry, ...] | None, *,
+                  to_law_only: bool = False) -> tuple[str, bool, list[Match]]:
     """(canonical text, matched accent-insensitively, kept matches as (start, end, other side's phrases))."""
     entries = load_vocabulary() if vocab is None else vocab
     canon = " ".join(_tokens(text))
     folded = fold_accents(canon) == canon
     found: list[Match] = []
     for entry in entries:
-        for side, other in ((entry.people, entry.law), (entry.law, entry.people)):
+        sides = ((entry.people, entry.law),) if to_law_only else ((entry.people, entry.law), (entry.law, entry.people))
+        for side, other in sides:
             for phrase in side:
                 found.extend((m.start(), m.end(), other) for m in _pattern(phrase, folded).finditer(canon))
     kept = [f for f in found if not any(_shadows(o, f, folded) for o in found)]
     return canon, folded, sorted(kept, key=lambda f: (f[0], f[1]))
 
 
-def expansions(text: str, vocab: tuple[VocabEntry, ...] | None = None) -> list[str]:
+def expansions(text: str, vocab: tuple[VocabEntry, ...] | None = None, *, to_law_only: bool = False) -> list[str]:
     """Phrases of the other side for every vocabulary phrase found in text, in text order, de-duplicated.
 
     A people phrase found yields its entry's law phrases and vice versa. Text typed without any diacritics
@@ -112,7 +114,7 @@ def expansions(text: str, vocab: tuple[VocabEntry, ...] | None = None) -> list[s
     a longer match ("xe máy" in "xe máy chuyên dùng") is ignored, in unaccented text also one overlapping a
     longer match ("do xe" in "vuot den do xe may"); phrases already in text are never returned.
     """
-    canon, folded, kept = _kept_matches(text, vocab)
+    canon, folded, kept = _kept_matches(text, vocab, to_law_only=to_law_only)
     out: list[str] = []
     seen: set[str] = set()
     for _, _, other in kept:

@@ -1,0 +1,69 @@
+"""The short-fact line, the role and definition preferences of the legal composer, on real decree/law chunks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from rag.legal_answer import best_point, defines_asked_term, fact_span, load_facts, load_roles, names_other_role
+from rag.provision import chunk_lines
+from rag.query import understand
+from rag.question_kinds import question_kinds
+from tests.test_provision import find, snapshot_of
+
+
+@pytest.fixture(scope="module")
+def decree() -> SimpleNamespace:
+    snap = snapshot_of("nghi-dinh-168-2024-ND-CP.txt", "nd168")
+    snap.idf, snap.idf_unseen = {}, 1.0
+    return snap
+
+
+@pytest.fixture(scope="module")
+def law() -> SimpleNamespace:
+    return snapshot_of("luat-36-2024-QH15.txt", "l36")
+
+
+def test_tables_load() -> None:
+    assert {"fine", "points", "age", "date"} <= set(load_facts())
+    assert load_roles()
+
+
+def test_fine_fact_is_the_amount_of_the_clause(decree: SimpleNamespace) -> None:
+    q = understand("Xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
+    lines = chunk_lines(find(decree, "Điều 7 › Khoản 2 › Điểm a"))
+    fact = fact_span(q, question_kinds(q.standalone), lines, [])
+    assert fact is not None and fact.text == "Phạt tiền từ 400.000 đồng đến 600.000 đồng"
+
+
+def test_age_fact(law: SimpleNamespace) -> None:
+    q = understand("Bao nhiêu tuổi thì được lái xe gắn máy?")
+    chunk = next(c for c in law.chunks.values() if c.article == "59" and "Độ tuổi" in c.text)
+    fact = fact_span(q, question_kinds(q.standalone), chunk_lines(chunk), [])
+    assert fact is not None and "16 tuổi" in fact.text
+
+
+def test_points_come_from_the_referring_line(decree: SimpleNamespace) -> None:
+    q = understand("Vượt đèn đỏ bị trừ mấy điểm?")
+    clause = find(decree, "Điều 7 › Khoản 7")
+    letter = best_point(chunk_lines(clause), ["chap", "hanh", "hieu", "lenh", "den", "tin", "hieu"], decree)
+    assert letter == "c"
+    extras = [ln for c in decree.chunks.values() if c.article == "7" for ln in chunk_lines(c)
+              if "điểm c, điểm d, điểm đ khoản 7" in ln.text]
+    fact = fact_span(q, question_kinds(q.standalone), chunk_lines(clause), extras)
+    assert fact is not None and fact.text == "bị trừ điểm giấy phép lái xe 04 điểm"
+
+
+def test_passenger_clause_is_another_role(decree: SimpleNamespace) -> None:
+    passenger = find(decree, "Điều 12 › Khoản 5")
+    assert names_other_role(decree, passenger, "Đi xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
+    assert not names_other_role(decree, passenger, "Người ngồi sau xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
+    driver = find(decree, "Điều 7 › Khoản 2 › Điểm h")
+    assert not names_other_role(decree, driver, "Đi xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
+
+
+def test_definition_clause() -> None:
+    assert defines_asked_term("6. Làn đường là một phần của phần đường xe chạy …", "Làn đường được hiểu là gì?")
+    assert not defines_asked_term("6. Làn đường là một phần …", "Dải phân cách là gì?")
