@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llamacpp
 PYTHON ?= python3
 
-.PHONY: run test install install-llm ingest lint clean
+.PHONY: run test install install-llm ingest lint clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ run: install
 ingest: install
 	$(VENV)/bin/policyqa ingest --json
 
-test: install $(LLM_STAMP)
+# The browser tests drive Debian's chromium (never a Playwright-downloaded browser): installed here when
+# missing and running as root, otherwise the one command to run is printed.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium; } \
+	  || { echo "chromium is missing: run 'sudo apt-get install -y chromium', then make test again"; exit 1; }
+
+test: install $(LLM_STAMP) browser
 	$(PY) -m pytest
 
 lint: install

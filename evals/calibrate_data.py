@@ -76,10 +76,10 @@ def calibration_report(cal: Calibration, fit_ex: Sequence[Example], report_ex: S
             part = [e for e in examples if e.source == source]
             if part:
                 by_source[f"{split}/{source}"] = abstain_scores(part, cal, threshold)["accuracy"]
-    meta = {"command": "policyqa calibrate", **{k: [str(p) for p in v] if isinstance(v, list) else v
-                                                for k, v in provenance.items()},
-            "scores": scores, "accuracy_by_source": by_source}
-    meta["seconds"] = round(float(meta.get("seconds", 0.0)), 1)
+    seconds = round(float(provenance.pop("seconds", 0.0)), 1)
+    meta: dict[str, Any] = {"command": "policyqa calibrate",
+                            **{k: [str(p) for p in v] if isinstance(v, list) else v for k, v in provenance.items()},
+                            "scores": scores, "accuracy_by_source": by_source, "seconds": seconds}
     write_calibration(out, cal, meta)
     return {"model": str(out), "threshold": threshold, **scores, "accuracy_by_source": by_source,
             "weights": cal.weights}

@@ -131,7 +131,7 @@ def _is_penalty_clause(snapshot: Any, chunk: Chunk) -> bool:
 def defines_asked_term(text: str, question: str) -> bool:
     """The chunk opens with the definition of a term the question names ("6. Làn đường là …")."""
     m = _DEFINES.match(text)
-    return bool(m) and fold_accents(m.group(1)) in fold_accents(question)
+    return m is not None and fold_accents(m.group(1)) in fold_accents(question)
 
 
 @lru_cache(maxsize=2)
@@ -171,7 +171,7 @@ def load_facts(path: Path = FACTS) -> dict[str, tuple[tuple[str, ...], re.Patter
 def _fact_kinds(info: QueryInfo, kinds: frozenset[str]) -> list[str]:
     asked = fold_accents(info.standalone)
     facts = load_facts()
-    wanted = [k for k in ("fine", "points") if k in kinds]
+    wanted: list[str] = [k for k in ("fine", "points") if k in kinds]
     wanted += [k for k, (phrases, _) in facts.items() if any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", asked)
                                                              for p in phrases)]
     if "effective" in kinds:

@@ -170,7 +170,7 @@ def points_referring(snapshot: Any, chunk: Chunk, point: str | None = None) -> l
     if point is not None:
         ref = Ref(ref.article, ref.clause, point)
     out: list[Line] = []
-    for c in article_chunks(snapshot, chunk.doc_id, ref.article):
+    for c in article_chunks(snapshot, chunk.doc_id, chunk.article or ""):
         if chunk_ref(c).clause == ref.clause:
             continue
         for ln in chunk_lines(c):

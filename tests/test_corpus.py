@@ -126,3 +126,26 @@ def test_known_numbers_match_the_law_files(catalog: dict[str, Any]) -> None:
         assert law.meta.number == catalog[key]["known_number"]
         assert law.meta.issued_date == catalog[key]["known_date"]
         assert law.meta.title == catalog[key]["title"]
+
+
+def test_provenance_lists_every_corpus_file_with_its_checksum() -> None:
+    import hashlib
+
+    entries = yaml.safe_load((ROOT / "corpus" / "provenance.yaml").read_text(encoding="utf-8"))
+    listed = {e["file"] for e in entries}
+    present = {p.name for p in (ROOT / "corpus").iterdir() if p.suffix in (".md", ".txt")}
+    assert listed == present
+    for e in entries:
+        if "sha256" in e:
+            assert hashlib.sha256((ROOT / "corpus" / e["file"]).read_bytes()).hexdigest() == e["sha256"], e["file"]
+            # The copy is the shared text itself (read in place by nothing else: the corpus ships it).
+            shared = ROOT.parent / e["from"]
+            if shared.exists():
+                assert shared.read_bytes() == (ROOT / "corpus" / e["file"]).read_bytes()
+
+
+def test_catalog_laws_resolve_to_stored_documents(catalog: dict[str, Any]) -> None:
+    for key in ("luat-duong-bo", "luat-trat-tu-an-toan-giao-thong-duong-bo"):
+        stored = ROOT / "corpus" / catalog[key]["stored"]
+        law = parse_document(SourceDocument(stored.name, "txt", stored.read_text(encoding="utf-8"), "0"), key)
+        assert law.meta.number == catalog[key]["known_number"]
