@@ -10,10 +10,9 @@ from typing import Any
 
 from rag.abstain import features, load_calibration, p_answerable
 from rag.compose import asks_about_document, compose_extractive, obligations_actor, promote_structural
-from rag.evidence import content_terms, coverage, missing_need, passage_terms
 from rag.legal_answer import LegalDraft, compose_exact, compose_legal, compose_validity, exact_unit_chunks
 from rag.llm import stream_verified
-from rag.query import QueryInfo, translate_terms, understand
+from rag.query import QueryInfo, understand
 from rag.question_kinds import question_kinds
 from rag.retrieve import named_documents, names_unknown_document, search_query
 from rag.types import Answer, Citation, Filters, Hit, Turn
@@ -38,25 +37,6 @@ def sources_for(hits: Sequence[Hit], snapshot: Any, limit: int) -> list[Source]:
     """Number the passages 1..n for the composer or the LLM."""
     return [Source(n=i, chunk=h.chunk, meta=snapshot.docs[h.chunk.doc_id].meta)
             for i, h in enumerate(hits[:limit], start=1)]
-
-
-def evidence_is_weak(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, threshold: float) -> tuple[bool, float]:
-    """Abstain when the best passages miss the question's key terms or the kind of fact it needs."""
-    if not hits:
-        return True, 0.0
-    texts = [h.chunk.search_text() for h in hits[:3]]
-    if info.language == "en":
-        # English words never occur in Vietnamese passages: judge the translated terms, and count every
-        # English content word we could not translate as missing (unless the passages contain it as is).
-        translated = translate_terms(info.standalone)
-        untranslated = [w for w in content_terms(info.standalone) if not translate_terms(w)]
-        terms = content_terms(translated) + untranslated
-    else:
-        terms = content_terms(info.standalone)
-    cov = coverage(terms, passage_terms(texts), snapshot.idf, snapshot.idf_unseen)
-    if missing_need(info.standalone, texts, translate_terms):
-        return True, cov
-    return cov < threshold, cov
 
 
 def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,

@@ -192,8 +192,7 @@ def fact_span(info: QueryInfo, kinds: frozenset[str], block: Sequence[Line], ext
     return None
 
 
-def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, terms: Sequence[str],
-                    kinds: frozenset[str]) -> list[Hit]:
+def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: frozenset[str]) -> list[Hit]:
     """The best one or two legal chunks among the top hits: rank plus how much of the question they cover."""
     legal = [h for h in hits[:CANDIDATES] if h.chunk.article and is_legal(snapshot.docs[h.chunk.doc_id].meta)]
     if not legal:
@@ -283,7 +282,7 @@ def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds:
                   status_of: StatusOf) -> LegalDraft | None:
     """A provision-level answer when the best evidence is a legal text, else None (the caller falls back)."""
     terms = _terms(info)
-    chosen = pick_provisions(info, hits, snapshot, terms, kinds)
+    chosen = pick_provisions(info, hits, snapshot, kinds)
     if not chosen:
         return None
     d = _Draft(snapshot, info.language)

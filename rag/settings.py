@@ -50,7 +50,6 @@ class Settings(BaseSettings):
 
     # answering
     answer_mode: Literal["extractive", "openai", "llamacpp"] = "extractive"
-    abstain_threshold: float = 0.35  # fused score below which the evidence counts as weak
     max_answer_sentences: int = 6
     llm_base_url: str | None = None
     llm_model: str | None = None
