@@ -159,7 +159,7 @@ class AskRequest(BaseModel):
     filters: FiltersIn | None = None
     top_k: TopK | None = Field(default=None, description="Passages given to the composer")
     stream: StrictBool = Field(default=False, description="Stream typed SSE events (same as Accept: text/event-stream)")
-    as_of: dt.date | None = Field(default=None, strict=True, examples=["2024-06-01"],
+    as_of: IsoDate | None = Field(default=None, examples=["2024-06-01"],
                                   description="Answer from the texts in force on this date (ISO, default today); "
                                               "citations report each text's status on it")
 

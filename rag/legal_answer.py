@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ingest.normalize import fold_accents
-from rag.abstain import covered, question_terms
+from rag.abstain import covered, pairs_covered, question_pairs, question_terms
 from rag.evidence import content_terms, passage_terms
 from rag.provision import (
     Line,
@@ -43,6 +43,7 @@ from rag.verify import LIST_PREFIX, Source, split_claims
 MAX_LINES = 16  # quoted lines of one provision block
 CANDIDATES = 8  # retrieved chunks considered for the provision to quote
 COVERAGE_WEIGHT = 0.6  # how much the question's terms found in a chunk (with its headings) count beside rank
+PAIRS_WEIGHT = 0.3  # and its word pairs ("xe máy" is not "xe đạp máy")
 SECOND_BLOCK = 0.92  # a second provision is quoted when it scores this close to the first
 SECOND_LINES = 6  # and quoted more briefly
 DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
@@ -197,12 +198,13 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     legal = [h for h in hits[:CANDIDATES] if h.chunk.article and is_legal(snapshot.docs[h.chunk.doc_id].meta)]
     if not legal:
         return []
-    asked = question_terms(info)
+    asked, pairs = question_terms(info), question_pairs(info)
     top = max(h.score for h in legal) or 1.0
     scored: list[tuple[float, Hit]] = []
     for h in legal:
-        cov = covered(asked, [h.chunk.search_text()], info, snapshot)
-        score = h.score / top + COVERAGE_WEIGHT * cov
+        text = h.chunk.search_text()
+        cov = covered(asked, [text], info, snapshot)
+        score = h.score / top + COVERAGE_WEIGHT * cov + PAIRS_WEIGHT * pairs_covered(pairs, [text], info)
         if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, h.chunk):
             score += 0.15
         if chunk_ref(h.chunk) == Ref(h.chunk.article) and len(chunk_lines(h.chunk)) == 1:

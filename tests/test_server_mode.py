@@ -234,7 +234,8 @@ def test_two_workers_hold_32_clients_without_errors(tmp_path: Path, chroma_serve
     import subprocess
 
     collection = str(server_overrides(chroma_server)["collection"])
-    env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "ingest"), "POLICYQA_CHROMA_HOST": chroma_server[0],
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "ingest"), "POLICYQA_CORPUS_DIR": str(CORPUS),
+           "POLICYQA_CHROMA_HOST": chroma_server[0],
            "POLICYQA_CHROMA_PORT": str(chroma_server[1]), "POLICYQA_COLLECTION": collection, "HF_HUB_OFFLINE": "1"}
     ingest = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--json"], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=300)
