@@ -34,6 +34,9 @@ _KNOWN_PARTS = {
     "BTTTT": "BTTTT",
 }
 # Leading symbol part → loại văn bản. "QH15" is left open: luật or nghị quyết, decided by the title.
+# Loại văn bản that are legal texts (organised in Điều/Khoản/Điểm), lower case.
+LEGAL_TYPES = frozenset({"luật", "bộ luật", "hiến pháp", "pháp lệnh", "nghị định", "nghị quyết", "thông tư",
+                         "thông tư liên tịch", "quyết định"})
 _TYPE_CODES = {
     "NĐ": "nghị định",
     "TT": "thông tư",

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 
 from ingest.docnumber import (
+    LEGAL_TYPES,
     find_doc_references,
     normalize_doc_number,
     number_date_conflicts,
@@ -44,8 +45,6 @@ _FN_MARK = re.compile(r"\[\^(\w{1,4})\](?!:)")
 # A paragraph break after a letter or comma: a page break, when the next paragraph starts in lower case.
 _PARA_BREAK = re.compile(r"(?<=[^\W\d_]|,)\n\n(?=(\S{1,3}))")
 _POINT = re.compile(r"[a-zđ]\)|v/v", re.IGNORECASE)
-_LEGAL_TYPES = frozenset({"luật", "bộ luật", "hiến pháp", "pháp lệnh", "nghị định", "nghị quyết", "thông tư",
-                          "thông tư liên tịch", "quyết định"})
 _FRONT_MATTER_KEYS = ("title", "doc_type", "number", "issued_date", "issuer", "parent_issuer", "place",
                       "subject", "signer", "signer_title")
 _PLACEHOLDER = 0xE000  # private-use code points stand in for escaped Markdown characters
@@ -145,7 +144,7 @@ def parse_document(source: SourceDocument, doc_id: str) -> ParsedDocument:
     units: list[Unit] = []
     if header_end:
         units.append(Unit("header", "Đầu văn bản", meta.title, 0, header_end, ("Đầu văn bản",), 0))
-    legal = meta.doc_type in _LEGAL_TYPES or is_legal(text[header_end:body_end])
+    legal = meta.doc_type in LEGAL_TYPES or is_legal(text[header_end:body_end])
     units += body_units(text, header_end, body_end, legal=legal)
     if closing is not None:
         end = trim_end(text, closing, fn_start)

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.docnumber import LEGAL_TYPES
 from rag.types import Chunk, DocumentMeta
 
-_LEGAL_TYPES = frozenset({"luật", "bộ luật", "hiến pháp", "pháp lệnh", "nghị định", "nghị quyết", "thông tư",
-                          "thông tư liên tịch", "quyết định"})
 # "điểm a, điểm b khoản 2", "các điểm d, e, g khoản 3", "khoản 5", "điểm b khoản 7, điểm c khoản 9 Điều này"
 _REF_ITEM = re.compile(r"(?:các\s+)?điểm\s+([a-zđ](?:\s*(?:,|và)\s*(?:điểm\s+)?[a-zđ](?![\w]))*)\s+khoản\s+(\d+)"
                        r"|khoản\s+(\d+)", re.IGNORECASE)
@@ -54,7 +53,7 @@ def chunk_ref(chunk: Chunk) -> Ref:
 
 
 def is_legal(meta: DocumentMeta) -> bool:
-    return (meta.doc_type or "").lower() in _LEGAL_TYPES
+    return (meta.doc_type or "").lower() in LEGAL_TYPES
 
 
 def doc_words(meta: DocumentMeta) -> str:
