@@ -7,7 +7,6 @@ only scored."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +115,3 @@ def rounded(cal: Calibration) -> Calibration:
     return Calibration(r(cal.weights), round(cal.bias, 6), cal.threshold, r(cal.means),
                        {k: round(v, 6) or 1.0 for k, v in cal.scales.items()})
 
-
-def isfinite(cal: Calibration) -> bool:
-    return all(math.isfinite(v) for d in (cal.weights, cal.means, cal.scales) for v in d.values())

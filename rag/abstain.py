@@ -18,7 +18,6 @@ from ingest.normalize import fold_accents
 from rag.evidence import STOPWORDS, content_terms, coverage, missing_need, passage_terms
 from rag.query import QueryInfo, expand_abbreviations, translate_terms
 from rag.types import Hit
-from rag.vocabulary import equivalents
 
 CALIBRATION = Path(__file__).parent / "data" / "abstention.yaml"
 FEATURES = ("dense_top", "lexical_top", "coverage_top1", "coverage_top3", "pairs_top1", "pairs_top3", "agreement",
@@ -49,7 +48,7 @@ def said_in_law_words(info: QueryInfo, texts: Sequence[str]) -> set[str]:
     is covered by "không chấp hành hiệu lệnh của đèn tín hiệu"): they count as found."""
     folded = fold_accents(" ".join(texts))
     out: set[str] = set()
-    for phrase, others in equivalents(info.standalone):
+    for phrase, others in info.equivalents:
         if any(fold_accents(o) in folded for o in others):
             out.update(fold_accents(phrase).split())
     return out

@@ -13,7 +13,7 @@ import yaml
 from ingest.docnumber import find_doc_references
 from ingest.normalize import fold_accents, normalize_text
 from rag.types import Turn
-from rag.vocabulary import expansions
+from rag.vocabulary import equivalents, expansions
 
 # Administrative abbreviations and their expansions (both directions are used).
 ABBREVIATIONS: dict[str, str] = {
@@ -167,6 +167,8 @@ class QueryInfo:
     clause: str | None  # "khoản N"
     point: str | None  # "điểm a"
     unaccented: bool
+    # vocabulary phrases in the question (as written) with the other side's phrases, found once here
+    equivalents: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def detect_language(text: str) -> str:
@@ -246,4 +248,5 @@ def understand(question: str, history: Sequence[Turn] = ()) -> QueryInfo:
     return QueryInfo(original=q, standalone=standalone, language=language, expanded=expanded, numbers=numbers,
                      article=m.group(3) if m else None, clause=m.group(2) if m else None,
                      point=m.group(1) if m else None,
-                     unaccented=bool(letters) and all(ord(c) < 128 for c in letters))
+                     unaccented=bool(letters) and all(ord(c) < 128 for c in letters),
+                     equivalents=tuple(equivalents(standalone)))
