@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llamacpp
 PYTHON ?= python3
 
-.PHONY: run test install install-llm ingest lint clean browser
+.PHONY: run test test-fast install install-llm ingest lint clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ browser:
 
 test: install $(LLM_STAMP) browser
 	$(PY) -m pytest
+
+# The inner loop: everything not marked slow (no full-corpus ingest, no training, no browser).
+test-fast: install
+	$(PY) -m pytest -m "not slow" -p no:cacheprovider -q
 
 lint: install
 	$(VENV)/bin/ruff check ingest rag api ui evals tests

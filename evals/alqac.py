@@ -8,7 +8,8 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,17 @@ def load_questions(path: Path, laws: Sequence[str] | None = None) -> tuple[list[
         out.append(AlqacQuestion(id=q["question_id"], text=nfc(q["text"]), gold=gold,
                                  type=q.get("question_type", "")))
     return out, skipped
+
+
+def split_questions(questions: Sequence[AlqacQuestion], dev_fraction: float
+                    ) -> tuple[list[AlqacQuestion], list[AlqacQuestion]]:
+    """(train, dev): a question is in dev when the hash of its id falls below dev_fraction (stable forever)."""
+    def bucket(q: AlqacQuestion) -> float:
+        return int(hashlib.sha256(q.id.encode()).hexdigest()[:8], 16) / 16**8
+
+    train = [q for q in questions if bucket(q) >= dev_fraction]
+    dev = [q for q in questions if bucket(q) < dev_fraction]
+    return train, dev
 
 
 def law_body(law: AlqacLaw) -> str:
@@ -242,18 +254,15 @@ def run_articles(name: str, retrieve: Callable[[str], list[Article]], questions:
     return ArticleRun(name=name, outcomes=outcomes, summary=summarize_articles(outcomes, f2_k))
 
 
-def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_path: Path, *,
-                   limit: int | None = None, compare: bool = False, f2_k: int = 5,
-                   reference: bool = False) -> dict[str, Any]:
-    """Convert, ingest (cached by content hash) and score ALQAC retrieval: ours and, optionally, baselines."""
+@contextmanager
+def alqac_engine(settings: Settings, embedder: Any, laws: Sequence[AlqacLaw]
+                 ) -> Iterator[tuple[Any, Callable[[Passage], str | None], Any, Path]]:
+    """The laws converted and ingested (cached by content, pipeline and model) into an engine:
+    (engine, the ALQAC law of a passage, the ingest report, the cache folder)."""
     from ingest.pipeline import PIPELINE_VERSION, ingest_paths
     from rag.engine import open_engine
 
-    laws = load_laws(laws_dir)
-    questions, skipped = load_questions(questions_path, [law.law_id for law in laws])
-    questions = questions[:limit] if limit is not None else questions
-    model_id = embedder.model_id
-    key = cache_key(laws, PIPELINE_VERSION, model_id, settings.chunk_max_tokens)
+    key = cache_key(laws, PIPELINE_VERSION, embedder.model_id, settings.chunk_max_tokens)
     cache = settings.data_dir / "eval-cache" / f"alqac-{key}"
     names = write_converted(laws, cache / "laws")
     engine = open_engine(store_settings(settings, cache / "store"), embedder=embedder)
@@ -264,9 +273,30 @@ def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_
         law_by_doc = {d.doc_id: names.get(Path(d.source_key).name, nfc(d.meta.title))
                       for d in engine.store.snapshot.docs.values()}
 
-        def our_law(p: Passage) -> str | None:
+        def law_of(p: Passage) -> str | None:
             return law_by_doc.get(p.doc_names[0])
 
+        yield engine, law_of, report, cache
+    finally:
+        engine.close()
+
+
+def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_path: Path, *,
+                   limit: int | None = None, compare: bool = False, f2_k: int = 5,
+                   reference: bool = False, question_ids: set[str] | None = None,
+                   extra: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
+    """Convert, ingest (cached by content hash) and score ALQAC retrieval: ours and, optionally, baselines.
+
+    `question_ids` keeps only those questions (a split); `extra` adds (name, embedder) rows: our full path
+    over a store built with that embedder (the untrained or a trained bi-encoder), in the same run."""
+    laws = load_laws(laws_dir)
+    questions, skipped = load_questions(questions_path, [law.law_id for law in laws])
+    if question_ids is not None:
+        questions = [q for q in questions if q.id in question_ids]
+    questions = questions[:limit] if limit is not None else questions
+    model_id = embedder.model_id
+    result: dict[str, Any] = {}
+    with alqac_engine(settings, embedder, laws) as (engine, our_law, report, cache):
         def ranked(mode: str) -> Callable[[str], list[Article]]:
             return lambda q: rank_articles(search_passages(engine, q, CHUNK_DEPTH, mode), our_law)
 
@@ -274,7 +304,7 @@ def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_
             return rank_articles(query_passages(engine, q, CHUNK_DEPTH), our_law)
 
         runs = [run_articles("policyqa", ours, questions, f2_k)]
-        result: dict[str, Any] = {"ingest": report.to_json()}
+        result["ingest"] = report.to_json()
         if compare:
             runs.append(run_articles("bm25", ranked("lexical"), questions, f2_k))
             runs.append(run_articles("dense", ranked("dense"), questions, f2_k))
@@ -288,8 +318,12 @@ def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_
                                                      lambda p: p.doc_names[0]), questions, f2_k))
         if reference:
             runs.append(run_articles("bm25-plain", plain_bm25(laws), questions, f2_k))
-    finally:
-        engine.close()
+    for name, other in extra:
+        with alqac_engine(settings, other, laws) as (engine2, law2, _report, _cache):
+            runs.append(run_articles(name, lambda q: rank_articles(query_passages(engine2, q, CHUNK_DEPTH), law2),
+                                     questions, f2_k))
+            runs.append(run_articles(f"{name}-dense", lambda q: rank_articles(
+                search_passages(engine2, q, CHUNK_DEPTH, "dense"), law2), questions, f2_k))
     result.update({"runs": runs, "questions": len(questions), "skipped_questions": skipped,
                    "laws": len(laws), "cache": str(cache), "embedding_model": model_id})
     return result

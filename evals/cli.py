@@ -52,6 +52,8 @@ def eval_command(
     corpus: CorpusOpt = None,
     as_json: JsonOpt = False,
     compare: CompareOpt = False,
+    store: Annotated[Path | None, typer.Option("--store", help="Data dir to ingest the corpus into and keep "
+                                               "(default: a fresh temporary store)")] = None,
     out: OutOpt = Path("reports"),
     verbose: VerboseOpt = False,
 ) -> None:
@@ -73,7 +75,7 @@ def eval_command(
     if missing:
         raise _fail(f"no such corpus path: {', '.join(missing)}")
     started = time.perf_counter()
-    result = evaluate(settings, load_embedder(settings), items, paths, compare=compare)
+    result = evaluate(settings, load_embedder(settings), items, paths, compare=compare, store=store)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(dataset))
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -92,24 +94,41 @@ def eval_alqac_command(
     f2_k: F2Opt = None,
     reference: Annotated[bool, typer.Option("--plain-bm25", help="Add the reference row: plain BM25 over "
                                             "lower-cased syllables of whole articles")] = False,
+    split: Annotated[str, typer.Option("--split", help="all, or the adapter's split of the questions: train "
+                                       "(trained on) or dev (held out)")] = "all",
     out: OutOpt = Path("reports"),
     verbose: VerboseOpt = False,
 ) -> None:
-    """Article-level retrieval on ALQAC 2025: hit@k, mrr@10 and macro F2 (store cached by content hash)."""
-    from evals.alqac import evaluate_alqac
+    """Article-level retrieval on ALQAC 2025: hit@k, mrr@10 and macro F2 (store cached by content hash).
+
+    With --compare, the other bi-encoder's rows join the same run: the shipped ALQAC adapter (`alqac-lora`,
+    `alqac-lora-dense`) when none is configured, else the bundled weights (`untrained`, `untrained-dense`)."""
+    from evals.alqac import evaluate_alqac, load_questions, split_questions
     from evals.report import alqac_report, format_table, write_report
+    from evals.train import TrainConfig
     from rag.engine import load_embedder
-    from rag.settings import get_settings
+    from rag.settings import BUNDLED_MODEL, get_settings
 
     _setup_logging(verbose)
     for p in (laws, questions):
         if not p.exists():
             raise _fail(f"no such path: {p}")
+    if split not in ("all", "train", "dev"):
+        raise _fail(f"--split must be all, train or dev, not {split!r}")
     settings = get_settings()
     k = f2_k or settings.top_k
+    ids = None
+    if split != "all":
+        train_q, dev_q = split_questions(load_questions(questions)[0], TrainConfig().dev_fraction)
+        ids = {q.id for q in (dev_q if split == "dev" else train_q)}
+    extra = []  # the other bi-encoder in the same run: the shipped adapter, or without one the bundled weights
+    if compare and settings.embedding_model == BUNDLED_MODEL:
+        other = "alqac" if settings.embedding_adapter == "none" else "none"
+        name = "alqac-lora" if other == "alqac" else "untrained"
+        extra.append((name, load_embedder(settings.model_copy(update={"embedding_adapter": other}))))
     started = time.perf_counter()
     result = evaluate_alqac(settings, load_embedder(settings), laws, questions, limit=limit, compare=compare,
-                            f2_k=k, reference=reference)
+                            f2_k=k, reference=reference, question_ids=ids, extra=extra)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(questions))
     columns = [c.format(k=k) for c in ALQAC_COLUMNS]
     if as_json:
@@ -171,3 +190,77 @@ def calibrate_command(
                                  seconds=time.perf_counter() - started)
     typer.echo(json.dumps(payload, ensure_ascii=False, indent=2) if as_json else
                "\n".join(f"{k}: {v}" for k, v in payload.items()))
+
+
+def train_command(
+    laws: Annotated[Path, typer.Option("--laws", help="Folder of ALQAC law JSON files")] = DEFAULT_LAWS,
+    questions: Annotated[Path, typer.Option("--questions", help="ALQAC questions JSON")] = DEFAULT_QUESTIONS,
+    out: Annotated[Path, typer.Option("--out", help="Adapter folder to write")
+                   ] = Path("rag/data/adapters/e5-small-alqac-lora"),
+    limit_laws: Annotated[int, typer.Option("--limit-laws", min=0, help="Only the N smallest laws (0 = all)")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N training questions")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 16,
+    rank: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option("--lr")] = 2e-4,
+    scale: Annotated[float, typer.Option(help="Logit scale (1 / temperature)")] = 50.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16)] = 256,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train the LoRA adapter on ALQAC train (hard negatives from our retriever), score the held-out split
+    with and without it, and write the adapter with its model card."""
+    import sys
+    from dataclasses import asdict
+
+    from evals.alqac import alqac_engine, load_laws, load_questions, split_questions
+    from evals.train import TrainConfig, dev_runs, mine_triples, train_adapter, write_model_card
+    from rag.bench import smallest_laws
+    from rag.bundled_e5 import materialize_bundled_e5
+    from rag.engine import load_embedder
+    from rag.settings import BUNDLED_MODEL, get_settings
+
+    _setup_logging(verbose)
+    for p in (laws, questions):
+        if not p.exists():
+            raise _fail(f"no such path: {p}")
+    settings = get_settings()
+    if settings.embedding_model != BUNDLED_MODEL:
+        raise _fail(f"the adapter is trained on {BUNDLED_MODEL}, not {settings.embedding_model!r}")
+    base_settings = settings.model_copy(update={"embedding_adapter": "none"})
+    config = TrainConfig(rank=rank, alpha=2 * rank, epochs=epochs, batch_size=batch_size,
+                         learning_rate=learning_rate, scale=scale, max_tokens=max_tokens)
+    every_law = load_laws(laws)
+    smallest = {law.law_id for law in smallest_laws(every_law, limit_laws or None)}
+    chosen = [law for law in every_law if law.law_id in smallest]  # file order: the same store cache as eval-alqac
+    everything, _ = load_questions(questions, [law.law_id for law in chosen])
+    train_q, dev_q = split_questions(everything, config.dev_fraction)
+    train_q = train_q[:limit] if limit else train_q
+    say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
+    started = time.perf_counter()
+    base = load_embedder(base_settings)
+    metrics: dict[str, dict[str, Any]] = {"dev": {}, "train": {}}
+    with alqac_engine(base_settings, base, chosen) as (engine, law_of, _report, _cache):
+        say(f"mining hard negatives for {len(train_q)} training questions ({len(chosen)} laws)")
+        triples = mine_triples(engine, train_q, law_of, config)
+        metrics["dev"].update(dev_runs(engine, dev_q, law_of, "untrained"))
+    del base
+    say(f"training on {len(triples)} triples")
+    training = train_adapter(materialize_bundled_e5(settings.model_cache_dir), triples, config, out, progress=say)
+    trained = load_embedder(settings.model_copy(update={"embedding_adapter": str(out)}))
+    with alqac_engine(settings, trained, chosen) as (engine, law_of, _report, _cache):
+        metrics["dev"].update(dev_runs(engine, dev_q, law_of, "trained"))
+    data = {"questions_path": str(questions), "laws": len(chosen), "train_questions": len(train_q),
+            "dev_questions": len(dev_q), "triples": len(triples), "dev_ids": sorted(q.id for q in dev_q)}
+    command = "policyqa " + " ".join(sys.argv[1:]) if sys.argv[1:] else "policyqa train"
+    card = write_model_card(out, config=config, data=data, training=training, metrics=metrics, command=command)
+    columns = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "f2@1", "latency_ms_p50", "latency_ms_p95"]
+    typer.echo(format_rows(metrics["dev"], columns))
+    typer.echo(f"adapter: {out}  model card: {card}  ({time.perf_counter() - started:.0f}s; "
+               f"config {json.dumps(asdict(config))})")
+
+
+def format_rows(runs: dict[str, dict[str, Any]], columns: list[str]) -> str:
+    """A plain table of run summaries keyed by run name."""
+    from evals.report import format_table
+
+    return format_table([{"system": name, **summary} for name, summary in runs.items()], columns)

@@ -152,14 +152,15 @@ def store_settings(settings: Settings, data_dir: Path) -> Settings:
 
 
 @contextmanager
-def fresh_engine(settings: Settings, embedder: Any,
-                 corpus: Sequence[Path]) -> Iterator[tuple[Any, IngestReport]]:
-    """A store in a temporary folder with the corpus ingested into it; removed afterwards."""
+def fresh_engine(settings: Settings, embedder: Any, corpus: Sequence[Path],
+                 store: Path | None = None) -> Iterator[tuple[Any, IngestReport]]:
+    """A store in a temporary folder with the corpus ingested into it, removed afterwards; or, with `store`,
+    that data folder kept, the corpus ingested into it (idempotent: a second run only checks the files)."""
     from ingest.pipeline import ingest_paths
     from rag.engine import open_engine
 
     with tempfile.TemporaryDirectory(prefix="policyqa-eval-") as tmp:
-        engine = open_engine(store_settings(settings, Path(tmp) / "store"), embedder=embedder)
+        engine = open_engine(store_settings(settings, store or Path(tmp) / "store"), embedder=embedder)
         try:
             report = ingest_paths(engine.store, list(corpus))
             for failure in report.failed:
@@ -187,10 +188,11 @@ def raw_docs(engine: Any, corpus: Sequence[Path]) -> list[RawDoc]:
 
 
 def evaluate(settings: Settings, embedder: Any, items: Sequence[EvalItem], corpus: Sequence[Path], *,
-             compare: bool = False) -> dict[str, Any]:
-    """Ingest the corpus into a fresh store, run every system, return summaries and outcomes."""
+             compare: bool = False, store: Path | None = None) -> dict[str, Any]:
+    """Ingest the corpus into a fresh store (or into `store`, kept), run every system, return summaries and
+    outcomes."""
     t0 = time.perf_counter()
-    with fresh_engine(settings, embedder, corpus) as (engine, report):
+    with fresh_engine(settings, embedder, corpus, store) as (engine, report):
         ingest_s = time.perf_counter() - t0
         cite = engine.settings.top_k
         runs = [run_system("policyqa", ours(engine), items)]

@@ -15,6 +15,7 @@ from ingest.load import LoadError, LoadLimits, discover, load_bytes, load_file
 from ingest.normalize import fold_accents
 from ingest.parse import parse_document
 from ingest.store import Store
+from ingest.timing import StageClock
 from rag.types import IngestFailure, IngestReport, SourceDocument
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,13 @@ def _unique_id(store: Store, wanted: str, source_key: str) -> str:
 
 
 class _Tally:
-    def __init__(self) -> None:
+    def __init__(self, on_embedded: Callable[[int], None] | None = None) -> None:
         self.added = self.updated = self.removed = self.unchanged = 0
         self.failed: list[IngestFailure] = []
         self.ingested: list[str] = []
         self.warnings: list[str] = []
+        self.clock = StageClock()
+        self.on_embedded = on_embedded
 
 
 def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: str, wanted_id: str,
@@ -61,8 +64,10 @@ def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: 
         return
     doc_id = existing.doc_id if existing else _unique_id(store, wanted_id, source_key)
     try:
-        parsed = parse_document(src, doc_id)
-        chunks = chunk_document(parsed, max_tokens=store.settings.chunk_max_tokens)
+        with tally.clock.stage("parse"):
+            parsed = parse_document(src, doc_id)
+        with tally.clock.stage("chunk"):
+            chunks = chunk_document(parsed, max_tokens=store.settings.chunk_max_tokens)
     except Exception as exc:  # a parser bug on one file must not stop the others
         log.exception("parsing %s failed", src.path)
         tally.failed.append(IngestFailure(src.path, f"could not parse: {exc.__class__.__name__}: {exc}"))
@@ -70,7 +75,8 @@ def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: 
     if not chunks:
         tally.failed.append(IngestFailure(src.path, "no text to index after parsing"))
         return
-    added, removed = store.put(parsed, chunks, source_key=source_key, root=root)
+    added, removed = store.put(parsed, chunks, source_key=source_key, root=root, clock=tally.clock,
+                               on_embedded=tally.on_embedded)
     tally.added += added
     tally.removed += removed
     tally.updated += 1 if existing else 0
@@ -83,7 +89,7 @@ def _report(store: Store, tally: _Tally, started: float) -> IngestReport:
     return IngestReport(documents=docs, chunks=chunks, added=tally.added, updated=tally.updated,
                         removed=tally.removed, unchanged=tally.unchanged, failed=tuple(tally.failed),
                         ingested=tuple(tally.ingested), warnings=tuple(tally.warnings),
-                        seconds=time.perf_counter() - started)
+                        seconds=time.perf_counter() - started, stages=tally.clock.totals())
 
 
 def _pipeline_changed(store: Store) -> bool:
@@ -91,9 +97,22 @@ def _pipeline_changed(store: Store) -> bool:
 
 
 def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-    """Ingest files and folders; files gone from an ingested folder are removed from the store."""
+    """Ingest files and folders; files gone from an ingested folder are removed from the store.
+
+    With `progress` (and a terminal on stderr) two bars: files, and chunks embedded as they go."""
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        with tqdm(desc="embed", unit="chunk", position=1, leave=False) as bar:
+            return _ingest_paths(store, paths, lambda pairs: tqdm(pairs, desc="ingest", unit="file", position=0),
+                                 bar.update)
+    return _ingest_paths(store, paths, lambda pairs: pairs, None)
+
+
+def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
+                  on_embedded: Callable[[int], None] | None) -> IngestReport:
     started = time.perf_counter()
-    tally = _Tally()
+    tally = _Tally(on_embedded)
     force = _pipeline_changed(store)
     limits = LoadLimits.from_settings(store.settings)
     pairs = discover(list(paths))
@@ -102,18 +121,14 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
         if not p.exists():
             tally.failed.append(IngestFailure(str(p), "no such file or folder"))
     seen: set[str] = set()
-    iterator: Sequence[tuple[Path, Path]] = pairs
-    if progress and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        iterator = tqdm(pairs, desc="ingest", unit="file")  # type: ignore[assignment]
     with store.writing():
-        for root, file in iterator:
+        for root, file in wrap(pairs):
             source_key = str(file)
             seen.add(source_key)
             root_key = str(root) if str(root) in folder_roots else ""
             try:
-                src = load_file(file, timeout_s=store.settings.parse_timeout_s, limits=limits)
+                with tally.clock.stage("load"):
+                    src = load_file(file, timeout_s=store.settings.parse_timeout_s, limits=limits)
             except LoadError as exc:
                 tally.failed.append(IngestFailure(str(file), str(exc)))
                 continue
@@ -125,6 +140,8 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
                 if source_key not in seen:
                     tally.removed += store.remove(doc_id)
         store.docstore.set_info("pipeline_version", PIPELINE_VERSION)
+        publishing = time.perf_counter()
+    tally.clock.add("index", time.perf_counter() - publishing)  # the snapshot is published as the write ends
     return _report(store, tally, started)
 
 
@@ -137,7 +154,8 @@ def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestRe
         for raw_name, data in files:
             name = safe_upload_name(raw_name)
             try:
-                src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s, limits=limits)
+                with tally.clock.stage("load"):
+                    src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s, limits=limits)
             except LoadError as exc:
                 tally.failed.append(IngestFailure(name, str(exc)))
                 continue

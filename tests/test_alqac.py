@@ -26,7 +26,7 @@ from tests.conftest import SHARED
 
 ALQAC = SHARED / "data" / "alqac2025"
 SUBSET = ["Luật Thanh niên", "Luật Tiếp cận thông tin"]
-ROWS = ["policyqa", "bm25", "dense", "langchain"]
+ROWS = ["policyqa", "bm25", "dense", "langchain", "alqac-lora", "alqac-lora-dense"]  # + the other bi-encoder
 
 
 def _write_law(folder: Path, name: str, articles: list[dict[str, str]]) -> Path:
@@ -139,3 +139,10 @@ def test_eval_alqac_subset_compare_is_cached_and_reproducible(tmp_path: Path, mo
     quality = ("hit@1", "hit@5", "hit@10", "mrr@10", "f2@1", "f2@5")
     numbers = [[{k: r[k] for k in quality} for r in run["rows"]] for run in (first, second)]
     assert numbers[0] == numbers[1]
+
+
+def test_eval_alqac_rejects_an_unknown_split() -> None:
+    from rag.cli import app
+
+    result = CliRunner().invoke(app, ["eval-alqac", "--split", "test"])
+    assert result.exit_code == 2 and "--split must be all, train or dev" in result.output

