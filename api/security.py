@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import math
 import threading
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from api.errors import Forbidden, RateLimited, Unauthorized
+from rag.keys import role_for_key
 from rag.settings import Settings
 
 Role = Literal["reader", "admin"]
@@ -62,19 +62,14 @@ class KeyRing:
 
     def __init__(self, settings: Settings) -> None:
         # parsed_api_keys() has already refused any role other than reader/admin
-        self._keys = [(k.encode(), cast(Role, r)) for k, r in settings.parsed_api_keys().items()]
+        self._keys = list(settings.parsed_api_keys().items())
 
     @property
     def open(self) -> bool:
         return not self._keys
 
     def role_of(self, key: str) -> Role | None:
-        candidate = key.encode()
-        found: Role | None = None
-        for known, role in self._keys:  # no early exit: timing does not reveal which key matched
-            if hmac.compare_digest(known, candidate):
-                found = role
-        return found
+        return cast(Role | None, role_for_key(key, self._keys))
 
     def authenticate(self, authorization: str | None, client: str) -> Principal:
         """The caller for an Authorization header; raises Unauthorized with the precise reason."""

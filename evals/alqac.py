@@ -30,6 +30,9 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Where ../shared keeps ALQAC 2025 (read in place, never copied): the commands' defaults.
+DEFAULT_LAWS = Path("../shared/data/alqac2025/laws")
+DEFAULT_QUESTIONS = Path("../shared/data/alqac2025/train.json")
 CONVERTER_VERSION = "1"  # bump when the Markdown written for a law changes
 CHUNK_DEPTH = 50  # chunks retrieved per question, so that 10 distinct articles remain after merging
 ARTICLE_DEPTH = 10

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from evals.alqac import DEFAULT_LAWS, DEFAULT_QUESTIONS
+
 SEED_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "citation_precision", "citation_recall",
                 "answer_contains", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95"]
 ALQAC_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "f2@1", "f2@{k}",
@@ -21,8 +23,6 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Reports folder (git-ignored
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v")]
 CorpusOpt = Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus file or folder (repeatable)")]
 F2Opt = Annotated[int | None, typer.Option("--f2-k", min=1, max=10, help="k of the top-k F2 (default top_k)")]
-DEFAULT_LAWS = Path("../shared/data/alqac2025/laws")
-DEFAULT_QUESTIONS = Path("../shared/data/alqac2025/train.json")
 
 
 def _setup_logging(verbose: bool) -> None:

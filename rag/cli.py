@@ -187,8 +187,8 @@ def search(
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: embedding, ingest, API load, store scale.")
 app.add_typer(bench_app, name="bench")
-ALQAC_LAWS = Path("../shared/data/alqac2025/laws")
-ALQAC_QUESTIONS = Path("../shared/data/alqac2025/train.json")
+from evals.alqac import DEFAULT_LAWS as ALQAC_LAWS  # noqa: E402 - the command line sits above evals
+from evals.alqac import DEFAULT_QUESTIONS as ALQAC_QUESTIONS  # noqa: E402
 
 
 def _int_list(text: str) -> list[int]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rag.keys import role_for_key
 
 REALM = "policyqa"
 
@@ -40,12 +41,7 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 def key_is_known(key: str | None, keys: Iterable[str]) -> bool:
     """Constant-time membership test of a presented key."""
-    if not key:
-        return False
-    found = False
-    for known in keys:
-        found |= hmac.compare_digest(key.encode(), known.encode())
-    return found
+    return role_for_key(key, ((known, "known") for known in keys)) is not None
 
 
 class UiKeyMiddleware:

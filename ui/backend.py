@@ -6,7 +6,6 @@ Gradio code does not know which one it has.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from rag.keys import role_for_key
 from rag.settings import Settings
 from rag.stream import Event, answer_events
 from rag.types import Filters, Turn
@@ -122,12 +122,7 @@ class InProcessBackend:
         keys = self.settings.parsed_api_keys()
         if not keys:
             return
-        candidate = (key or "").strip().encode()
-        role = None
-        for known, r in keys.items():  # no early exit: timing does not reveal which key matched
-            if hmac.compare_digest(known.encode(), candidate):
-                role = r
-        if role != "admin":
+        if role_for_key((key or "").strip(), keys.items()) != "admin":
             raise UploadDenied("an admin key is required")
 
     def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:

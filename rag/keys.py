@@ -1,0 +1,22 @@
+"""Presented API keys checked against the configured ones, in constant time: the one check the API, the
+UI's access gate and the UI's upload use."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+__all__ = ["role_for_key"]
+
+
+def role_for_key(candidate: str | None, keys: Iterable[tuple[str, str]]) -> str | None:
+    """The role paired with `candidate` among (key, role) pairs, or None. Every key is compared (no early
+    exit) with hmac.compare_digest, so timing tells neither whether nor which key matched."""
+    if not candidate:
+        return None
+    presented = candidate.encode()
+    found: str | None = None
+    for known, role in keys:
+        if hmac.compare_digest(known.encode(), presented):
+            found = role
+    return found
