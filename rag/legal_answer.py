@@ -135,13 +135,23 @@ def defines_asked_term(text: str, question: str) -> bool:
     return m is not None and fold_accents(m.group(1)) in fold_accents(question)
 
 
+@dataclass(frozen=True)
+class Role:
+    """Whose act a provision is about: the phrases a provision and a question name it by (accent-folded)."""
+
+    provision: tuple[str, ...]
+    question: tuple[str, ...]
+    required: bool = False  # a question naming it wants a provision naming it
+
+
 @lru_cache(maxsize=2)
-def load_roles(path: Path = ROLES) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
-    """(provision phrases, question phrases) per role, accent-folded."""
+def load_roles(path: Path = ROLES) -> tuple[Role, ...]:
+    """The roles of rag/data/roles.yaml."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
-        return tuple((tuple(fold_accents(p) for p in r["provision"]), tuple(fold_accents(p) for p in r["question"]))
-                     for r in raw.values())
+        return tuple(Role(provision=tuple(fold_accents(p) for p in r["provision"]),
+                          question=tuple(fold_accents(p) for p in r["question"]),
+                          required=bool(r.get("required", False))) for r in raw.values())
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: each role needs 'provision' and 'question' phrase lists") from exc
 
@@ -152,8 +162,20 @@ def names_other_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
     lines = [ln.text for ln in chunk_lines(chunk) if not ln.text.startswith("Điều ")]  # not the article title
     first = fold_accents((lead.text if lead else lines[0] if lines else "")[:300])
     asked = fold_accents(question)
-    return any(any(p in first for p in provision) and not any(q in asked for q in asks)
-               for provision, asks in load_roles())
+    return any(any(p in first for p in role.provision) and not any(q in asked for q in role.question)
+               for role in load_roles())
+
+
+def misses_asked_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
+    """The question names a required role (a pedestrian) that the provision, its clause's lead-in and its
+    article's title never name."""
+    asked = fold_accents(question)
+    wanted = [role for role in load_roles() if role.required and any(q in asked for q in role.question)]
+    if not wanted:
+        return False
+    lead, title = clause_lead(snapshot, chunk), article_title(snapshot, chunk)
+    where = fold_accents(" ".join([chunk.text, lead.text if lead else "", title.text if title else ""]))
+    return any(not any(p in where for p in role.provision) for role in wanted)
 
 
 FACTS = Path(__file__).parent / "data" / "facts.yaml"
@@ -211,7 +233,8 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
             score -= 0.2  # an article heading alone quotes nothing
         if "definition" in kinds and defines_asked_term(h.chunk.text, info.standalone):
             score += DEFINITION_BONUS
-        if names_other_role(snapshot, h.chunk, info.standalone):
+        if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
+                                                                                    info.standalone):
             score -= ROLE_PENALTY
         scored.append((score, h))
     scored.sort(key=lambda s: -s[0])

@@ -6,7 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.legal_answer import best_point, defines_asked_term, fact_span, load_facts, load_roles, names_other_role
+from rag.legal_answer import (
+    best_point,
+    defines_asked_term,
+    fact_span,
+    load_facts,
+    load_roles,
+    misses_asked_role,
+    names_other_role,
+)
 from rag.provision import chunk_lines
 from rag.query import understand
 from rag.question_kinds import question_kinds
@@ -61,6 +69,16 @@ def test_passenger_clause_is_another_role(decree: SimpleNamespace) -> None:
     assert not names_other_role(decree, passenger, "Người ngồi sau xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
     driver = find(decree, "Điều 7 › Khoản 2 › Điểm h")
     assert not names_other_role(decree, driver, "Đi xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?")
+
+
+def test_a_pedestrian_question_wants_a_provision_that_names_pedestrians(decree: SimpleNamespace) -> None:
+    rider = find(decree, "Điều 7 › Khoản 7")  # a rider running a red light (điểm c): the same act's words
+    walker = next(c for c in decree.chunks.values() if c.article == "10" and "đèn tín hiệu" in c.text)
+    question = "nguoi di bo khong chap hanh den tin hieu giao thong bi phat bao nhieu"  # typed without diacritics
+    assert misses_asked_role(decree, rider, question) and not misses_asked_role(decree, walker, question)
+    assert not misses_asked_role(decree, rider, "Xe máy vượt đèn đỏ bị phạt bao nhiêu?")  # no required role asked
+    # passengers are not required: "chở mấy người" names them, and the rider's clause that answers it does not
+    assert not next(r for r in load_roles() if "nguoi duoc cho" in r.provision).required
 
 
 def test_definition_clause() -> None:
