@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # Where ../shared keeps ALQAC 2025 (read in place, never copied): the commands' defaults.
 DEFAULT_LAWS = Path("../shared/data/alqac2025/laws")
 DEFAULT_QUESTIONS = Path("../shared/data/alqac2025/train.json")
+DEV_FRACTION = 0.2  # share of ALQAC train held out from `policyqa train` (split_questions), scored as `dev`
 CONVERTER_VERSION = "1"  # bump when the Markdown written for a law changes
 CHUNK_DEPTH = 50  # chunks retrieved per question, so that 10 distinct articles remain after merging
 ARTICLE_DEPTH = 10
@@ -257,6 +258,15 @@ def run_articles(name: str, retrieve: Callable[[str], list[Article]], questions:
     return ArticleRun(name=name, outcomes=outcomes, summary=summarize_articles(outcomes, f2_k))
 
 
+def ours_and_dense(engine: Any, questions: Sequence[AlqacQuestion], law_of: Callable[[Passage], str | None],
+                   name: str, f2_k: int = 5) -> list[ArticleRun]:
+    """Our full path (`name`) and our dense retriever alone (`name-dense`) over one engine's store."""
+    return [run_articles(name, lambda q: rank_articles(query_passages(engine, q, CHUNK_DEPTH), law_of),
+                         questions, f2_k),
+            run_articles(f"{name}-dense", lambda q: rank_articles(search_passages(engine, q, CHUNK_DEPTH, "dense"),
+                                                                  law_of), questions, f2_k)]
+
+
 @contextmanager
 def alqac_engine(settings: Settings, embedder: Any, laws: Sequence[AlqacLaw]
                  ) -> Iterator[tuple[Any, Callable[[Passage], str | None], Any, Path]]:
@@ -323,10 +333,7 @@ def evaluate_alqac(settings: Settings, embedder: Any, laws_dir: Path, questions_
             runs.append(run_articles("bm25-plain", plain_bm25(laws), questions, f2_k))
     for name, other in extra:
         with alqac_engine(settings, other, laws) as (engine2, law2, _report, _cache):
-            runs.append(run_articles(name, lambda q: rank_articles(query_passages(engine2, q, CHUNK_DEPTH), law2),
-                                     questions, f2_k))
-            runs.append(run_articles(f"{name}-dense", lambda q: rank_articles(
-                search_passages(engine2, q, CHUNK_DEPTH, "dense"), law2), questions, f2_k))
+            runs += ours_and_dense(engine2, questions, law2, name, f2_k)
     result.update({"runs": runs, "questions": len(questions), "skipped_questions": skipped,
                    "laws": len(laws), "cache": str(cache), "embedding_model": model_id})
     return result

