@@ -16,7 +16,7 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.openapi import finish_openapi
 from api.routes import ask, documents, health, openai_compat, search
 from api.security import KeyRing, RateLimiter, check_bind
-from rag.engine import Engine
+from rag.runtime import Runtime
 from rag.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ citations over Vietnamese government documents).
 
 
 def create_app(
-    settings: Settings | None = None, engine: Engine | None = None, *, embedder: Any | None = None
+    settings: Settings | None = None, engine: Runtime | None = None, *, embedder: Any | None = None
 ) -> FastAPI:
     """Build the app; the lifespan loads the embedder (unless given) and opens the store (unless an engine is
     injected)."""

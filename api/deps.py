@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.lifecycle import EngineSlot
 from api.metrics import ApiMetrics
 from api.security import KeyRing, Principal, RateLimiter, require_role
-from rag.engine import Engine
+from rag.runtime import Runtime
 from rag.settings import Settings
 
 # Declared for the OpenAPI document ("Authorize" in /docs); the header itself is parsed by KeyRing so that
@@ -26,7 +26,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-async def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Runtime:
     slot: EngineSlot = request.app.state.engine_slot
     engine = await slot.get()
     request.app.state.engine = engine
@@ -62,7 +62,7 @@ async def require_admin(principal: Annotated[Principal, Depends(_principal)]) ->
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[Runtime, Depends(get_engine)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]

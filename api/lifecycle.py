@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ingest.vectorstore import EmbeddingMismatch, StoreUnavailable
-from rag.engine import Engine, load_embedder, open_engine
-from rag.lexical import analyze
+from rag.runtime import Runtime, load_embedder, open_runtime
 from rag.settings import Settings
+from rag.store.lexical import analyze
+from rag.store.vectors import EmbeddingMismatch, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ REOPEN_INTERVAL_S = 5.0
 class EngineSlot:
     """Holds the engine; when the store could not be opened, retries at most every REOPEN_INTERVAL_S."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None, embedder: Any | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Runtime | None = None, embedder: Any | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.embedder = embedder if embedder is not None else getattr(engine, "embedder", None)
@@ -37,13 +37,13 @@ class EngineSlot:
         """Try to open the store with the loaded embedder; remember the error instead of raising."""
         self._last_try = time.monotonic()
         try:
-            self.engine = await run_in_threadpool(open_engine, self.settings, self.embedder)
+            self.engine = await run_in_threadpool(open_runtime, self.settings, self.embedder)
             self.error = None
         except (StoreUnavailable, EmbeddingMismatch) as exc:
             log.error("store not available: %s", exc)
             self.error = exc
 
-    async def get(self) -> Engine:
+    async def get(self) -> Runtime:
         """The engine, or the store error (translated to 503 by the error handlers)."""
         if self.engine is not None:
             return self.engine

@@ -1,4 +1,4 @@
-"""Request and response bodies of the API; separate from the internal records in rag/types.py."""
+"""Request and response bodies of the API; separate from the internal records in rag/records.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from rag.stream import answer_to_json, hit_to_json
-from rag.types import Answer, Citation, Filters, Hit, StoredDocument, Turn
+from rag.records import Answer, Citation, Filters, Hit, StoredDocument, Turn
+from rag.shapes import answer_to_json, document_summary, hit_to_json
 
 # Hard ceilings for the schema; the configured (usually lower) limits are checked in the routes.
 QUESTION_CEILING = 8_000
@@ -298,8 +298,6 @@ class DocumentSummary(BaseModel):
 
     @classmethod
     def of(cls, doc: StoredDocument) -> DocumentSummary:
-        from rag.cli import document_summary
-
         data = document_summary(doc)
         src = doc.source_key
         data["source"] = src if src.startswith("upload:") else src.replace("\\", "/").rsplit("/", 1)[-1]

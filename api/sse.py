@@ -11,7 +11,7 @@ from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import StreamingResponse
 
 from api.errors import TYPE_BASE, problem_data
-from rag.stream import Event
+from rag.answer.events import Event
 
 log = logging.getLogger(__name__)
 

@@ -273,12 +273,12 @@ def alqac_engine(settings: Settings, embedder: Any, laws: Sequence[AlqacLaw]
     """The laws converted and ingested (cached by content, pipeline and model) into an engine:
     (engine, the ALQAC law of a passage, the ingest report, the cache folder)."""
     from ingest.pipeline import PIPELINE_VERSION, ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     key = cache_key(laws, PIPELINE_VERSION, embedder.model_id, settings.chunk_max_tokens)
     cache = settings.data_dir / "eval-cache" / f"alqac-{key}"
     names = write_converted(laws, cache / "laws")
-    engine = open_engine(store_settings(settings, cache / "store"), embedder=embedder)
+    engine = open_runtime(store_settings(settings, cache / "store"), embedder=embedder)
     try:
         report = ingest_paths(engine.store, [cache / "laws"])
         for failure in report.failed:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.relevance import Passage, chunk_passage
-from rag.types import Hit
+from rag.records import Hit
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Fit the abstention model (rag/abstain.py) on labelled questions and write rag/data/abstention.yaml.
+"""Fit the abstention model (rag/answer/abstain.py) on labelled questions and write rag/data/abstention.yaml.
 
 Examples: every answerable question asked of the whole store (label: answerable), the same question asked
 with its source documents left out of retrieval (leave-one-document-out: unanswerable), and every written
@@ -17,9 +17,9 @@ import yaml
 
 from evals.dataset import EvalItem
 from evals.relevance import doc_matches
-from rag.abstain import FEATURES, Calibration, p_answerable
+from rag.answer.abstain import FEATURES, Calibration, p_answerable
 from rag.query import understand
-from rag.types import Filters
+from rag.records import Filters
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def source_docs(engine: Any, item: EvalItem) -> tuple[str, ...]:
 
 def collect(engine: Any, items: Sequence[EvalItem], *, leave_out: bool = True, k: int = 5) -> list[Example]:
     """Feature vectors of the items as answering computes them, with left-out variants."""
-    from rag.answer import evidence_features, retrieve_for_answer
+    from rag.answer.entry import evidence_features, retrieve_for_answer
 
     snap = engine.store.snapshot
     out: list[Example] = []
@@ -105,7 +105,7 @@ def write_calibration(path: Path, cal: Calibration, provenance: dict[str, Any]) 
     """The model file the product loads, with how it was made and what it scored."""
     data = {"model": {"weights": cal.weights, "bias": cal.bias, "threshold": cal.threshold, "means": cal.means,
                       "scales": cal.scales}, "provenance": provenance}
-    header = ("# Abstention model: logistic regression over rag/abstain.py FEATURES. Written by\n"
+    header = ("# Abstention model: logistic regression over rag/answer/abstain.py FEATURES. Written by\n"
               f"# `{provenance.get('command', 'policyqa calibrate')}`; do not edit by hand.\n")
     path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from evals.calibrate import Example, abstain_scores, choose_threshold, write_calibration
 from evals.dataset import EvalItem, RelevantRef, load_dataset
-from rag.abstain import Calibration
+from rag.answer.abstain import Calibration
 from rag.settings import Settings
 
 
@@ -18,13 +18,13 @@ from rag.settings import Settings
 def existing_or_fresh(settings: Settings, embedder: Any, store: Path | None, corpus: Sequence[Path]) -> Iterator[Any]:
     """An engine over an already ingested data dir, or over a fresh temporary store of the corpus."""
     from evals.run import fresh_engine, store_settings
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     if store is None:
         with fresh_engine(settings, embedder, corpus) as (engine, _):
             yield engine
         return
-    engine = open_engine(store_settings(settings, store), embedder=embedder)
+    engine = open_runtime(store_settings(settings, store), embedder=embedder)
     try:
         yield engine
     finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.types import Turn
+from rag.records import Turn
 
 
 class DatasetError(ValueError):

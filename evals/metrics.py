@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Hashable, Iterable, Sequence
 
-from ingest.normalize import normalize_text
+from rag.text.normalize import normalize_text
 
 _SPACE = re.compile(r"\s+")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from evals.dataset import EvalItem
 from evals.metrics import contains_any, norm_match
-from rag.types import Chunk, DocumentMeta
+from rag.records import Chunk, DocumentMeta
 
 
 @dataclass(frozen=True)

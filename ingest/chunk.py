@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.parse_structure import trim_end
-from rag.types import Chunk, ParsedDocument, Unit
+from ingest.parse.structure import trim_end
+from rag.records import Chunk, ParsedDocument, Unit
 
 TokenCounter = Callable[[str], int]
 

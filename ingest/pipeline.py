@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest.chunk import chunk_document
-from ingest.load import LoadError, LoadLimits, discover, load_bytes, load_file
-from ingest.normalize import fold_accents
-from ingest.parse import parse_document
-from ingest.store import Store
+from ingest.load.core import LoadError, LoadLimits, discover, load_bytes, load_file
+from ingest.parse.document import parse_document
 from ingest.timing import StageClock
-from rag.types import IngestFailure, IngestReport, SourceDocument
+from rag.records import IngestFailure, IngestReport, SourceDocument
+from rag.store.store import Store
+from rag.text.normalize import fold_accents
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from ingest.docnumber import find_doc_references
-from ingest.normalize import fold_accents, normalize_text
-from rag.types import Turn
-from rag.vocabulary import equivalents, expansions
+from rag.records import Turn
+from rag.text.docnumber import find_doc_references
+from rag.text.normalize import fold_accents, normalize_text
+from rag.text.vocabulary import equivalents, expansions
 
 # Administrative abbreviations and their expansions (both directions are used).
 ABBREVIATIONS: dict[str, str] = {

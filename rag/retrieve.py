@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.docnumber import normalize_doc_number
-from ingest.normalize import fold_accents
-from ingest.store import Snapshot
-from rag.lexical import analyze_query
 from rag.query import QueryInfo
-from rag.restore import Lexicon, build_lexicon, restore, table_phrases
-from rag.types import Filters, Hit
+from rag.records import Filters, Hit
+from rag.store.lexical import analyze_query
+from rag.store.store import Snapshot
+from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
+from rag.text.docnumber import normalize_doc_number
+from rag.text.normalize import fold_accents
 from rag.validity_status import DocStatus
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from ingest.docnumber import normalize_doc_number
-from rag.provision import Line, chunk_lines, doc_chunks
-from rag.types import StoredDocument, ValidityFact
+from rag.answer.provision import Line, chunk_lines, doc_chunks
+from rag.records import StoredDocument, ValidityFact
+from rag.text.docnumber import normalize_doc_number
 
 State = Literal["in_force", "ended", "not_yet", "unknown"]
 _ENDING = frozenset({"ends_other", "replaces"})

@@ -32,7 +32,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """The real bundled multilingual-e5-small, loaded once for the whole session."""
-    from rag.engine import load_embedder
+    from rag.runtime import load_embedder
 
     return load_embedder(make_settings(tmp_path_factory.mktemp("emb")))
 
@@ -40,12 +40,12 @@ def embedder(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 @pytest.fixture
 def engine_factory(embedder, tmp_path: Path) -> Iterator:  # noqa: ANN001
     """Open engines on fresh data dirs under tmp_path; closes them afterwards."""
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     opened = []
 
     def factory(name: str = "store", **overrides: object):  # noqa: ANN202
-        engine = open_engine(make_settings(tmp_path / name, **overrides), embedder=embedder)
+        engine = open_runtime(make_settings(tmp_path / name, **overrides), embedder=embedder)
         opened.append(engine)
         return engine
 
@@ -103,7 +103,7 @@ def full_corpus_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
     import sys
 
     root = tmp_path_factory.mktemp("full-corpus")
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(FULL_CORPUS), "--json"],
+    out = subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(FULL_CORPUS), "--json"],
                          env=cli_env(root / "engine"), cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     shutil.copytree(root / "engine", root / "cli", ignore=shutil.ignore_patterns("*.lock"))
@@ -113,9 +113,9 @@ def full_corpus_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 @pytest.fixture(scope="session")
 def full_corpus_engine(embedder, full_corpus_dirs: tuple[Path, Path]):  # noqa: ANN001, ANN201
     """An engine over the whole default corpus, shared by the session (read-only use)."""
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
-    engine = open_engine(make_settings(full_corpus_dirs[0], corpus_dir=FULL_CORPUS), embedder=embedder)
+    engine = open_runtime(make_settings(full_corpus_dirs[0], corpus_dir=FULL_CORPUS), embedder=embedder)
     assert len(engine.store.snapshot.docs) == 5
     yield engine
     engine.close()
@@ -125,9 +125,9 @@ def full_corpus_engine(embedder, full_corpus_dirs: tuple[Path, Path]):  # noqa: 
 def corpus_engine(embedder, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
     """A store with the dispatch ingested, shared by the tests of one module (read-only use)."""
     from ingest.pipeline import ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
-    engine = open_engine(make_settings(tmp_path_factory.mktemp("corpus")), embedder=embedder)
+    engine = open_runtime(make_settings(tmp_path_factory.mktemp("corpus")), embedder=embedder)
     report = ingest_paths(engine.store, [CORPUS])
     assert report.documents >= 1 and not report.failed, report
     yield engine

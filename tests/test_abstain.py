@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evals.calibrate import Example, abstain_scores, choose_threshold, fit, write_calibration
-from rag.abstain import FEATURES, load_calibration, p_answerable
+from rag.answer.abstain import FEATURES, load_calibration, p_answerable
 
 
 def values(**kw: float) -> dict[str, float]:

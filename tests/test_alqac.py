@@ -20,8 +20,8 @@ from evals.alqac import (
     write_converted,
 )
 from evals.baselines import article_at, article_starts
-from ingest.load import load_bytes
-from ingest.parse import parse_document
+from ingest.load.core import load_bytes
+from ingest.parse.document import parse_document
 from tests.conftest import SHARED
 
 ALQAC = SHARED / "data" / "alqac2025"
@@ -107,8 +107,8 @@ def test_cache_key_follows_content_and_converted_files_are_stable(tmp_path: Path
 @pytest.mark.slow
 def test_eval_alqac_subset_compare_is_cached_and_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              embedder) -> None:  # noqa: ANN001
-    from rag import engine as engine_module
-    from rag.cli import app
+    from policyqa.cli import app
+    from rag import runtime as engine_module
     from rag.settings import get_settings
 
     laws = tmp_path / "laws"
@@ -142,7 +142,7 @@ def test_eval_alqac_subset_compare_is_cached_and_reproducible(tmp_path: Path, mo
 
 
 def test_eval_alqac_rejects_an_unknown_split() -> None:
-    from rag.cli import app
+    from policyqa.cli import app
 
     result = CliRunner().invoke(app, ["eval-alqac", "--split", "test"])
     assert result.exit_code == 2 and "--split must be all, train or dev" in result.output

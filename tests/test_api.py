@@ -40,9 +40,9 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
 @pytest.fixture(scope="module")
 def engine(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: ANN001
     from ingest.pipeline import ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
-    eng = open_engine(make_settings(tmp_path_factory.mktemp("api"), rate_limit_per_minute=100_000), embedder=embedder)
+    eng = open_runtime(make_settings(tmp_path_factory.mktemp("api"), rate_limit_per_minute=100_000), embedder=embedder)
     report = ingest_paths(eng.store, [CORPUS])
     assert report.documents >= 1 and not report.failed, report
     yield eng

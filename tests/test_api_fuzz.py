@@ -34,7 +34,7 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def api_app(embedder, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:  # noqa: ANN001
     from ingest.pipeline import ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     # Small limits so the fuzzer reaches them; a high rate limit so it does not spend its cases on 429s.
     cfg = make_settings(
@@ -44,7 +44,7 @@ def api_app(embedder, tmp_path_factory: pytest.TempPathFactory, request: pytest.
         max_upload_bytes=64 * 1024,
         max_upload_files=3,
     )
-    engine = open_engine(cfg, embedder=embedder)
+    engine = open_runtime(cfg, embedder=embedder)
     assert not ingest_paths(engine.store, [CORPUS]).failed
     yield create_app(cfg, engine)
     engine.close()

@@ -34,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "ANONYMIZED_TELEMETRY": "False",
     }
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "policyqa", "serve", "--port", str(port), "--log-level", "warning"]
     with running(cmd, ready_url=f"{base}/readyz", log_path=data / "server.log", env=env, cwd=REPO,
                  timeout_s=240):
         yield base

@@ -40,9 +40,9 @@ def assert_problem(r: Any, status: int, *, contains: str = "") -> dict[str, Any]
 @pytest.fixture(scope="module")
 def engine(embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: ANN001
     from ingest.pipeline import ingest_paths
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
-    eng = open_engine(make_settings(tmp_path_factory.mktemp("apisec")), embedder=embedder)
+    eng = open_runtime(make_settings(tmp_path_factory.mktemp("apisec")), embedder=embedder)
     assert not ingest_paths(eng.store, [CORPUS]).failed
     yield eng
     eng.close()
@@ -166,7 +166,7 @@ def test_serve_command_refuses_open_public_bind(tmp_path: Path) -> None:
         "HOME": str(Path.home()),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        [sys.executable, "-m", "policyqa", "serve", "--host", "0.0.0.0", "--port", "1"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -462,7 +462,7 @@ def test_store_unavailable_is_503_not_500(embedder: Any, tmp_path: Path) -> None
 
 def test_store_failing_mid_run_is_503_and_an_error_event(engine_factory: Any) -> None:
     from ingest.pipeline import ingest_uploads
-    from ingest.vectorstore import make_client
+    from rag.store.vectors import make_client
 
     eng = engine_factory("broken", rate_limit_per_minute=100_000)
     ingest_uploads(eng.store, [("tb.txt", "Thông báo lịch trực cơ quan trong dịp nghỉ lễ Quốc khánh.".encode())])

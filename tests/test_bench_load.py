@@ -25,7 +25,7 @@ def _env(data: Path, rate_limit: int) -> dict[str, str]:
 
 
 def _cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "policyqa", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
@@ -43,7 +43,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _serve(data: Path, rate_limit: int, log: Path) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "policyqa", "serve", "--port", str(port), "--log-level", "warning"]
     with running(cmd, ready_url=f"{base}/readyz", log_path=log, env=_env(data, rate_limit), cwd=REPO,
                  timeout_s=240):
         yield base

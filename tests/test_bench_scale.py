@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bench_replicate import BaseDoc, chunk_pieces, make_variant, replicate, split_clauses
-from rag.lexical import analyze
-from rag.types import Chunk, DocumentMeta, StoredDocument
+from evals.bench.replicate import BaseDoc, chunk_pieces, make_variant, replicate, split_clauses
+from rag.records import Chunk, DocumentMeta, StoredDocument
+from rag.store.lexical import analyze
 from tests.conftest import REPO, SHARED
 
 ALQAC = SHARED / "data" / "alqac2025"
@@ -86,7 +86,7 @@ def test_replicate_reaches_the_size_exactly_with_the_real_base_first() -> None:
 def test_bench_scale_small_configuration(tmp_path: Path) -> None:
     env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1",
            "ANONYMIZED_TELEMETRY": "False"}
-    cmd = [sys.executable, "-m", "rag.cli", "bench", "scale", "--sizes", "600,1500", "--base-laws", "2",
+    cmd = [sys.executable, "-m", "policyqa", "bench", "scale", "--sizes", "600,1500", "--base-laws", "2",
            "--queries", "10", "--laws", str(ALQAC / "laws"), "--questions", str(ALQAC / "train.json"),
            "--work-dir", str(tmp_path / "work"), "--json"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)

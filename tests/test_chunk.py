@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_document, document_label, estimate_tokens
-from ingest.load import load_file as source
-from ingest.parse import parse_document
-from rag.types import Chunk, ParsedDocument
+from ingest.load.core import load_file as source
+from ingest.parse.document import parse_document
+from rag.records import Chunk, ParsedDocument
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

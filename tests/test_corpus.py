@@ -4,9 +4,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ingest.docnumber import normalize_doc_number
-from ingest.parse import parse_document
-from rag.types import ParsedDocument, SourceDocument
+from ingest.parse.document import parse_document
+from rag.records import ParsedDocument, SourceDocument
+from rag.text.docnumber import normalize_doc_number
 
 ROOT = Path(__file__).resolve().parents[1]
 DISPATCH = ROOT / "corpus" / "dispatch-STTTT-TTBCXB.md"

@@ -29,8 +29,8 @@ KILL_STEPS = (0.15, 0.2, 0.2)
 # Run in a fresh interpreter each time: what a new process finds in the store, with nothing cached.
 INSPECT = """
 import json, sys
-from rag.engine import open_engine
-from rag.lexical import LexicalIndex
+from rag.runtime import open_runtime
+from rag.store.lexical import LexicalIndex
 from rag.settings import Settings
 
 class NoEmbedder:
@@ -38,7 +38,7 @@ class NoEmbedder:
 
 settings = Settings()
 lexical = LexicalIndex.load(settings.lexical_dir)  # before opening the store, which would rebuild it
-store = open_engine(settings, embedder=NoEmbedder()).store
+store = open_runtime(settings, embedder=NoEmbedder()).store
 listed = store.docstore.chunk_ids()
 vectors = store.vectors.all_ids()
 records = set(store.docstore.chunk_records(sorted(listed)))
@@ -67,7 +67,7 @@ def _env(data_dir: Path, backend: dict[str, object]) -> dict[str, str]:
 
 
 def _ingest(folder: Path, env: dict[str, str], kill_after: float | None = None) -> dict | None:
-    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(folder), "--json"]
+    cmd = [sys.executable, "-m", "policyqa", "ingest", str(folder), "--json"]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if kill_after is None:
         out, err = proc.communicate(timeout=1200)

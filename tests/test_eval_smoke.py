@@ -33,8 +33,8 @@ SMALL = [
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder):  # noqa: ANN001, ANN201
     """Invoke `policyqa` in-process with a data dir under tmp_path and the session's (real) embedder."""
-    from rag import engine as engine_module
-    from rag.cli import app
+    from policyqa.cli import app
+    from rag import runtime as engine_module
     from rag.settings import get_settings
 
     monkeypatch.setenv("POLICYQA_DATA_DIR", str(tmp_path / "data"))
@@ -103,7 +103,7 @@ def test_eval_compare_writes_table_and_report(cli, tmp_path: Path) -> None:  # n
 
 
 def test_eval_rejects_a_malformed_dataset(cli, tmp_path: Path) -> None:  # noqa: ANN001
-    from rag.cli import app
+    from policyqa.cli import app
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "question": "?", "evidence": ["x"]}\n{"id": "b"}\n', encoding="utf-8")

@@ -13,8 +13,8 @@ import pytest
 
 from ingest.pipeline import ingest_paths, ingest_uploads, remove_document, safe_upload_name, slugify
 from ingest.timing import STAGES
-from ingest.vectorstore import EmbeddingMismatch, VectorStore, make_client
-from rag.lexical import LexicalIndex
+from rag.store.lexical import LexicalIndex
+from rag.store.vectors import EmbeddingMismatch, VectorStore, make_client
 from tests.conftest import CORPUS, LAWS, REPO, make_settings
 from tests.fixtures import write_all
 
@@ -55,17 +55,17 @@ def test_corpus_ingest_is_idempotent(engine_factory, backend) -> None:  # noqa: 
 
 
 def test_put_embeds_in_slices_and_reports_each(engine_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    import ingest.store
+    import rag.store.store
     from ingest.chunk import chunk_document
-    from ingest.load import load_file
-    from ingest.parse import parse_document
+    from ingest.load.core import load_file
+    from ingest.parse.document import parse_document
     from ingest.timing import StageClock
 
     engine = engine_factory()
     src = load_file(next(CORPUS.glob("*.md")), timeout_s=60)
     parsed = parse_document(src, "dispatch")
     chunks = chunk_document(parsed, max_tokens=engine.settings.chunk_max_tokens)
-    monkeypatch.setattr(ingest.store, "EMBED_SLICE", 4)
+    monkeypatch.setattr(rag.store.store, "EMBED_SLICE", 4)
     calls: list[int] = []
     clock = StageClock()
     with engine.store.writing():
@@ -162,14 +162,14 @@ def test_cli_ingest_json(tmp_path: Path, embedder) -> None:  # noqa: ANN001
     settings = make_settings(tmp_path / "cli")
     env = {**os.environ, "POLICYQA_DATA_DIR": str(settings.data_dir),
            "POLICYQA_MODEL_CACHE_DIR": str(settings.model_cache_dir)}
-    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(CORPUS), str(tmp_path / "nothing-here"), "--json"]
+    cmd = [sys.executable, "-m", "policyqa", "ingest", str(CORPUS), str(tmp_path / "nothing-here"), "--json"]
     out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     for key in ("documents", "chunks", "added", "updated", "removed", "unchanged", "failed"):
         assert key in report
     assert report["documents"] == 1 and report["failed"][0]["error"] == "no such file or folder"
-    bad = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(tmp_path / "nothing-here"), "--json"],
+    bad = subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(tmp_path / "nothing-here"), "--json"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1
 

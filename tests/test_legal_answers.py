@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.answer import answer
-from rag.types import Turn
+from rag.answer.entry import answer
+from rag.records import Turn
 from tests.conftest import REPO, cli_env
 
 pytestmark = pytest.mark.slow
@@ -117,11 +117,11 @@ def test_api_reports_status_and_takes_as_of(full_corpus_engine: Any) -> None:
 
 def test_cli_answers_a_superseded_question_and_a_fine(full_corpus_dirs: tuple[Path, Path]) -> None:
     env = cli_env(full_corpus_dirs[1])
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Luật Giao thông đường bộ 2008 quy định xe máy "
+    out = subprocess.run([sys.executable, "-m", "policyqa", "ask", "Luật Giao thông đường bộ 2008 quy định xe máy "
                           "được chở mấy người?"], env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "hết hiệu lực từ 2025-01-01" in out.stdout  # the citation line says so
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--json", "xe may vuot den do bi phat bao nhieu"],
+    out = subprocess.run([sys.executable, "-m", "policyqa", "ask", "--json", "xe may vuot den do bi phat bao nhieu"],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     body = json.loads(out.stdout)
     assert not body["abstained"] and "4.000.000 đồng đến 6.000.000 đồng" in body["answer"]

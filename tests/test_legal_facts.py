@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.legal_answer import (
+from rag.answer.legal import (
     best_point,
     defines_asked_term,
     fact_span,
@@ -15,9 +15,9 @@ from rag.legal_answer import (
     misses_asked_role,
     names_other_role,
 )
-from rag.provision import chunk_lines
+from rag.answer.provision import chunk_lines
 from rag.query import understand
-from rag.question_kinds import question_kinds
+from rag.text.question_kinds import question_kinds
 from tests.test_provision import find, snapshot_of
 
 

@@ -11,7 +11,7 @@ from tests.conftest import REPO
 # during that load used to find a half-built model (AttributeError → HTTP 500 on a new worker's first asks).
 SCRIPT = """
 import threading
-from rag.lexical import analyze
+from rag.store.lexical import analyze
 
 barrier = threading.Barrier(16)
 errors = []

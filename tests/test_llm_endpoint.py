@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from rag.answer import answer
-from rag.llm import OpenAIGenerator, load_generator
-from rag.stream import answer_events
+from rag.answer.entry import answer
+from rag.answer.events import answer_events
+from rag.llm.generators import OpenAIGenerator, load_generator
 from tests.conftest import make_settings
 
 QUESTION = "Báo cáo buôn người năm 2023 của Mỹ được công bố ngày nào?"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.llm import attach_markers, best_source, clean_output, finish_draft
-from rag.types import Chunk, DocumentMeta
-from rag.verify import Source, verify
+from rag.answer.verify import Source, verify
+from rag.llm.generators import attach_markers, best_source, clean_output, finish_draft
+from rag.records import Chunk, DocumentMeta
 
 TIP = ("- Ghi nhận “có sự gia tăng những nỗ lực tổng thể” đối với việc phòng chống nạn buôn người "
        "tại Việt Nam trong Báo cáo buôn người (TIP) năm 2023 của Mỹ (được công bố ngày 24/6/2024). "
@@ -120,7 +120,7 @@ def test_best_source_ignores_short_fragments() -> None:
 
 
 def test_recited_instructions_questions_and_repeats_are_pruned() -> None:
-    from rag.prompt import scaffolding
+    from rag.llm.prompt import scaffolding
 
     sources, docs = _sources()
     raw = ("Bạn là trợ lý trả lời câu hỏi về văn bản hành chính và pháp luật Việt Nam.\n"
@@ -144,7 +144,7 @@ def test_common_syllables_alone_do_not_earn_a_marker() -> None:
 
 
 def test_recited_source_labels_and_headers_are_pruned() -> None:
-    from rag.prompt import scaffolding
+    from rag.llm.prompt import scaffolding
 
     sources, docs = _sources()
     # Seen from Gemma 270M: the labels and header lines of the prompt's data block, one of which shares
@@ -157,7 +157,7 @@ def test_recited_source_labels_and_headers_are_pruned() -> None:
 
 
 def test_a_reply_cut_by_the_token_limit_loses_its_unfinished_sentence() -> None:
-    from rag.llm import drop_unfinished
+    from rag.llm.generators import drop_unfinished
 
     # An unfinished fragment is still an exact substring of the passage, so it would verify.
     raw = "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]. Đây là năm thứ hai liên"

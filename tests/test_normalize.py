@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.normalize import canonical_tone, fold_accents, is_syllable, normalize_text
+from rag.text.normalize import canonical_tone, fold_accents, is_syllable, normalize_text
 
 LAWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "laws"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "dispatch-STTTT-TTBCXB.md"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.docnumber import find_doc_references, normalize_doc_number, parse_date
-from ingest.load import load_file as source
-from ingest.normalize import normalize_text
-from ingest.parse import parse_document
-from rag.types import ParsedDocument, SourceDocument, Unit
+from ingest.load.core import load_file as source
+from ingest.parse.document import parse_document
+from rag.records import ParsedDocument, SourceDocument, Unit
+from rag.text.docnumber import find_doc_references, normalize_doc_number, parse_date
+from rag.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

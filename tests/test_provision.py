@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 
 from ingest.chunk import chunk_document
-from ingest.load import load_file
-from ingest.parse import parse_document
-from rag.provision import (
+from ingest.load.core import load_file
+from ingest.parse.document import parse_document
+from rag.answer.provision import (
     Ref,
     article_title,
     chunk_ref,

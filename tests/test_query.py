@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from rag.compose import obligations_actor
-from rag.evidence import content_terms, coverage, missing_need
-from rag.lexical import analyze
+from rag.answer.evidence import content_terms, coverage, missing_need
+from rag.answer.extractive import obligations_actor
+from rag.answer.verify import Source, numbers_in, split_sentences, verify
 from rag.query import condense, detect_language, expand_abbreviations, understand
+from rag.records import Chunk, DocumentMeta, Turn
 from rag.retrieve import fuse_rrf, fuse_weighted
-from rag.types import Chunk, DocumentMeta, Turn
-from rag.verify import Source, numbers_in, split_sentences, verify
+from rag.store.lexical import analyze
 
 
 def test_abbreviations_expand_both_ways() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.query import swap_peer, understand
-from rag.types import Turn
+from rag.records import Turn
 
 
 def test_vehicle_swap() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.question_kinds import load_kinds, question_kinds
+from rag.text.question_kinds import load_kinds, question_kinds
 
 
 @pytest.mark.parametrize(("question", "expected"), [

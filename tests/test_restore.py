@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.restore import Lexicon, build_lexicon, restore, table_phrases
+from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
 
 LAW = Path(__file__).resolve().parents[1] / "corpus" / "nghi-dinh-168-2024-ND-CP.txt"
 

@@ -13,12 +13,12 @@ import httpx
 import numpy as np
 import pytest
 
-from ingest.locks import process_lock
 from ingest.pipeline import ingest_paths, ingest_uploads, remove_document
-from ingest.vectorstore import StoreBusy
 from rag.query import understand
+from rag.records import Chunk, StoredDocument
 from rag.retrieve import search_query
-from rag.types import Chunk, StoredDocument
+from rag.store.locks import process_lock
+from rag.store.vectors import StoreBusy
 from tests.conftest import CORPUS, REPO, server_overrides
 from tests.servers import free_port, running
 
@@ -90,13 +90,13 @@ def test_an_embedded_store_has_one_owning_process(engine_factory, tmp_path: Path
     engine = engine_factory("owned")
     env = {**os.environ, "POLICYQA_DATA_DIR": str(engine.settings.data_dir)}
     env.pop("POLICYQA_CHROMA_HOST", None)
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS)], env=env, cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(CORPUS)], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert f"pid {os.getpid()}" in out.stderr and "POST /v1/documents" in out.stderr
     assert "Traceback" not in out.stderr
     engine.close()  # released: the next process may open it
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
 
@@ -139,7 +139,7 @@ def _serve(tmp: Path, name: str, server: tuple[str, int], collection: str, *extr
            "POLICYQA_CHROMA_PORT": str(server[1]), "POLICYQA_COLLECTION": collection,
            "POLICYQA_RATE_LIMIT_PER_MINUTE": "100000", "POLICYQA_UI_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level", "warning", *extra]
+    cmd = [sys.executable, "-m", "policyqa", "serve", "--port", str(port), "--log-level", "warning", *extra]
     with running(cmd, ready_url=f"{base}/readyz", log_path=tmp / f"{name}.log", env=env, cwd=REPO, timeout_s=300):
         yield base
 
@@ -185,7 +185,7 @@ def test_several_workers_need_a_chroma_server(tmp_path: Path) -> None:
 
     env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "d")}
     env.pop("POLICYQA_CHROMA_HOST", None)
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--workers", "2", "--port", str(free_port())],
+    out = subprocess.run([sys.executable, "-m", "policyqa", "serve", "--workers", "2", "--port", str(free_port())],
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "needs a Chroma server" in out.stderr
 
@@ -237,13 +237,13 @@ def test_two_workers_hold_32_clients_without_errors(tmp_path: Path, chroma_serve
     env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "ingest"), "POLICYQA_CORPUS_DIR": str(CORPUS),
            "POLICYQA_CHROMA_HOST": chroma_server[0],
            "POLICYQA_CHROMA_PORT": str(chroma_server[1]), "POLICYQA_COLLECTION": collection, "HF_HUB_OFFLINE": "1"}
-    ingest = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--json"], env=env, cwd=REPO,
+    ingest = subprocess.run([sys.executable, "-m", "policyqa", "ingest", "--json"], env=env, cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert ingest.returncode == 0, ingest.stderr[-2000:]
     ctx = _serve(tmp_path, "api", chroma_server, collection, "--workers", "2")
     base = next(ctx)
     try:
-        out = subprocess.run([sys.executable, "-m", "rag.cli", "bench", "load", "--url", base, "--clients", "8,32",
+        out = subprocess.run([sys.executable, "-m", "policyqa", "bench", "load", "--url", base, "--clients", "8,32",
                               "--requests", "64", "--max-seconds", "60", "--json"],
                              env=os.environ, cwd=REPO, capture_output=True, text=True, timeout=300)
         levels = json.loads(out.stdout)["levels"]
@@ -263,7 +263,7 @@ def test_api_started_while_the_store_is_down_becomes_ready_when_it_comes_up(tmp_
            "POLICYQA_CHROMA_PORT": str(chroma_port), "POLICYQA_UI_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
     base = f"http://127.0.0.1:{port}"
     with (tmp_path / "api.log").open("wb") as log:
-        api = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--log-level",
+        api = subprocess.Popen([sys.executable, "-m", "policyqa", "serve", "--port", str(port), "--log-level",
                                 "warning"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 240

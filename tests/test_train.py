@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from evals.alqac import load_questions, split_questions
-from rag.embed import SHIPPED_ADAPTER, EmbeddingModelError, adapter_folder, adapter_model_id, load_embeddings
+from rag.embed.embedders import SHIPPED_ADAPTER, EmbeddingModelError, adapter_folder, adapter_model_id, load_embeddings
 from rag.settings import Settings
 from tests.conftest import REPO, SHARED, cli_env
 
@@ -56,7 +56,7 @@ def test_adapter_setting_is_checked(tmp_path: Path):
 @pytest.mark.slow
 def test_train_command_on_a_tiny_slice_writes_a_loadable_adapter(tmp_path: Path):
     out = tmp_path / "adapter"
-    cmd = [sys.executable, "-m", "rag.cli", "train", "--limit-laws", "2", "--limit", "16", "--epochs", "1",
+    cmd = [sys.executable, "-m", "policyqa", "train", "--limit-laws", "2", "--limit", "16", "--epochs", "1",
            "--batch-size", "8", "--rank", "4", "--out", str(out)]
     done = subprocess.run(cmd, env=cli_env(tmp_path / "data"), cwd=REPO, capture_output=True, text=True,
                           timeout=1200)
@@ -85,19 +85,19 @@ def test_train_command_on_a_tiny_slice_writes_a_loadable_adapter(tmp_path: Path)
 @pytest.mark.slow
 def test_store_built_with_the_adapter_refuses_the_bundled_weights(tmp_path: Path):
     from ingest.pipeline import ingest_paths
-    from ingest.vectorstore import EmbeddingMismatch
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
+    from rag.store.vectors import EmbeddingMismatch
     from tests.conftest import CORPUS
 
     cache = Settings().model_cache_dir
     settings = Settings(data_dir=tmp_path, model_cache_dir=cache, embedding_adapter="alqac")
     tuned = load_embeddings(settings)
-    engine = open_engine(settings, embedder=tuned)
+    engine = open_runtime(settings, embedder=tuned)
     try:
         assert not ingest_paths(engine.store, [CORPUS]).failed
     finally:
         engine.close()
     base = load_embeddings(settings.model_copy(update={"embedding_adapter": "none"}))
     with pytest.raises(EmbeddingMismatch, match="built with embedding model"):
-        open_engine(settings, embedder=base)
+        open_runtime(settings, embedder=base)
     assert np.isfinite(base.embed_query_np("xe máy")).all()

@@ -78,11 +78,11 @@ def test_engine_not_open_yet_is_reported() -> None:
 
 @pytest.fixture(scope="module")
 def api(embedder: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Any]]:
-    from rag.engine import open_engine
+    from rag.runtime import open_runtime
 
     settings = make_settings(tmp_path_factory.mktemp("ui-api"), api_keys="adm-key:admin,rd-key:reader",
                              rate_limit_per_minute=100_000)
-    engine = open_engine(settings, embedder=embedder)
+    engine = open_runtime(settings, embedder=embedder)
     assert not ingest_paths(engine.store, [CORPUS]).failed
     app = create_app(settings, engine)
     mount_ui(app, settings)

@@ -42,11 +42,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {**os.environ, "POLICYQA_DATA_DIR": str(data / "data"), "HF_HUB_OFFLINE": "1",
            "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False", "POLICYQA_API_KEYS": "",
            "POLICYQA_HOST": "127.0.0.1"}
-    subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
+    subprocess.run([sys.executable, "-m", "policyqa", "ingest", str(CORPUS), "--json"], env=env, cwd=REPO,
                    check=True, timeout=900, capture_output=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with running([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], ready_url=f"{url}/readyz",
+    with running([sys.executable, "-m", "policyqa", "serve", "--port", str(port)], ready_url=f"{url}/readyz",
                  log_path=data / "server.log", env=env, cwd=REPO, timeout_s=600):
         yield Server(url=url, data_dir=data / "data", env=env)
 
@@ -131,7 +131,7 @@ def test_ask_cite_highlight_and_feedback(server: Server, browser, tmp_path: Path
     page.click("#pq-comment-send")
     expect(page.locator("#pq-feedback-status")).to_contain_text("Đã lưu góp ý", timeout=20_000)
 
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "feedback", "export", "--json"], env=server.env,
+    out = subprocess.run([sys.executable, "-m", "policyqa", "feedback", "export", "--json"], env=server.env,
                          cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
     rows = [r for r in json.loads(out.stdout) if r["question"] == QUESTION]
     assert len(rows) == 1, rows

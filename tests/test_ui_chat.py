@@ -7,9 +7,9 @@ from typing import Any
 
 import gradio as gr
 
+from rag.answer.events import Event
+from rag.records import Filters, Turn
 from rag.settings import Settings
-from rag.stream import Event
-from rag.types import Filters, Turn
 from ui.app import build_ui
 from ui.backend import BackendUnavailable
 from ui.chat import ChatSession, attach_passages, make_filters, new_session, stream_answer

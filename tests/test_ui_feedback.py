@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from policyqa.cli import app
 from rag.settings import get_settings
 from ui.feedback import FeedbackEntry, FeedbackStore
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.normalize import normalize_text
-from ingest.validity import Validity, ValidityFact, parse_validity
+from ingest.parse.validity import Validity, ValidityFact, parse_validity
+from rag.text.normalize import normalize_text
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from rag.types import DocumentMeta, StoredDocument, ValidityFact
+from rag.records import DocumentMeta, StoredDocument, ValidityFact
 from rag.validity_status import doc_statuses, status_words
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.normalize import normalize_text
-from rag.vocabulary import DEFAULT_PATH, VocabEntry, expansions, load_vocabulary
+from rag.text.normalize import normalize_text
+from rag.text.vocabulary import DEFAULT_PATH, VocabEntry, expansions, load_vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -216,7 +216,7 @@ def test_entries_are_frozen() -> None:
 
 
 def test_import_has_no_side_effects() -> None:
-    code = "import rag.vocabulary as v; print(v.load_vocabulary.cache_info().currsize)"
+    code = "import rag.text.vocabulary as v; print(v.load_vocabulary.cache_info().currsize)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0"
 

@@ -369,9 +369,9 @@ def standalone_app(settings: Settings, backend: Backend | None = None) -> FastAP
         if backend is not None:
             yield
             return
-        from rag.engine import open_engine
+        from rag.runtime import open_runtime
 
-        engine = await run_in_threadpool(open_engine, settings)
+        engine = await run_in_threadpool(open_runtime, settings)
         app.state.engine = engine
         try:
             yield

@@ -1,6 +1,6 @@
 """What the UI talks to: the engine in this process, or a remote policyqa API over HTTP.
 
-Both give the same JSON shapes (rag.stream events, rag.cli.document_summary, IngestReport.to_json), so the
+Both give the same JSON shapes (rag.answer.events, rag.shapes.document_summary, IngestReport.to_json), so the
 Gradio code does not know which one it has.
 """
 
@@ -16,10 +16,11 @@ from urllib.parse import quote
 
 import httpx
 
+from rag.answer.events import Event, answer_events
 from rag.keys import role_for_key
+from rag.records import Filters, Turn
 from rag.settings import Settings
-from rag.stream import Event, answer_events
-from rag.types import Filters, Turn
+from rag.shapes import document_summary
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Backend(Protocol):
         ...
 
     def documents(self) -> list[dict[str, Any]]:
-        """Summaries of the stored documents (rag.cli.document_summary shape)."""
+        """Summaries of the stored documents (rag.shapes.document_summary shape)."""
         ...
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
@@ -98,14 +99,10 @@ class InProcessBackend:
         yield from answer_events(question, history, filters, engine=self._engine())
 
     def documents(self) -> list[dict[str, Any]]:
-        from rag.cli import document_summary
-
         docs = self._engine().store.snapshot.docs.values()
         return sorted((document_summary(d) for d in docs), key=lambda d: (d["title"] or "", d["id"]))
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        from rag.cli import document_summary
-
         snap = self._engine().store.snapshot
         doc = snap.docs.get(doc_id)
         if doc is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.types import Filters, Turn
+from rag.records import Filters, Turn
 from ui.backend import Backend, BackendUnavailable
 from ui.i18n import t
 from ui.render import answer_markdown, context_window, error_markdown, esc_md

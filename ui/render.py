@@ -1,6 +1,6 @@
 """HTML and Markdown for answers, citations, highlighted passages, documents and ingest reports.
 
-Pure functions over JSON-shaped data (what `rag.stream` emits), so the in-process and HTTP backends render
+Pure functions over JSON-shaped data (what `rag.answer.events` emits), so the in-process and HTTP backends render
 alike. Everything that came from a document or a user is HTML-escaped; only our own tags are emitted.
 """
 

@@ -15,10 +15,10 @@ from api.limits import check_question
 from api.metrics import ApiMetrics
 from api.schemas import AnswerOut, AskRequest, problem_responses
 from api.sse import event_schema, event_stream, events_off_loop, sse, wants_event_stream
-from rag.answer import answer
-from rag.engine import Engine
-from rag.stream import answer_events
-from rag.types import Filters, Turn
+from rag.answer.entry import answer
+from rag.answer.events import answer_events
+from rag.records import Filters, Turn
+from rag.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ async def _answer_stream(
     question: str,
     history: list[Turn],
     filters: Filters | None,
-    engine: Engine,
+    engine: Runtime,
     top_k: int | None,
     metrics: ApiMetrics,
     as_of: str | None,

@@ -26,10 +26,10 @@ from api.schemas import (
     problem_responses,
 )
 from api.sse import event_schema, event_stream, events_off_loop, sse
-from rag.answer import answer
-from rag.engine import Engine
-from rag.stream import answer_events
-from rag.types import Answer, Turn
+from rag.answer.entry import answer
+from rag.answer.events import answer_events
+from rag.records import Answer, Turn
+from rag.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
 
 
 async def _chunks(
-    question: str, history: list[Turn], engine: Engine, model: str, metrics: ApiMetrics
+    question: str, history: list[Turn], engine: Runtime, model: str, metrics: ApiMetrics
 ) -> AsyncIterator[str]:
     base: dict[str, Any] = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",

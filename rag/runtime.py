@@ -1,0 +1,62 @@
+"""Wiring: the loaded embedder plus the store, built once per process and passed to everything else."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import IO, Any
+
+from rag.llm.generators import load_generator
+from rag.settings import Settings
+from rag.store.locks import claim_embedded_store
+from rag.store.manifest_chroma import ChromaDocStore
+from rag.store.manifest_sqlite import DocStore, SqliteDocStore
+from rag.store.store import Store
+from rag.store.vectors import VectorStore, make_client
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a question needs: settings, the embedder and the store."""
+
+    settings: Settings
+    embedder: Any
+    store: Store
+    generator: Any | None = None  # an LLM answer generator (rag.llm.generators); None = extractive answers
+    owner_lock: IO[str] | None = None  # held while this process owns an embedded store
+
+    def close(self) -> None:
+        self.store.docstore.close()
+        if self.owner_lock is not None:
+            self.owner_lock.close()  # releases the flock
+            self.owner_lock = None
+
+
+def load_embedder(settings: Settings) -> Any:
+    """The configured embedder (bundled multilingual-e5-small unless configured otherwise)."""
+    from rag.embed.embedders import load_embeddings
+
+    return load_embeddings(settings)
+
+
+def open_runtime(settings: Settings, embedder: Any | None = None, client: Any | None = None,
+                generator: Any | None = None) -> Runtime:
+    """Open (or create) the store under settings.data_dir with the given or configured embedder."""
+    embedder = embedder if embedder is not None else load_embedder(settings)
+    owner = None if settings.chroma_host else claim_embedded_store(settings.data_dir)
+    try:
+        client = client if client is not None else make_client(settings)
+        vectors = VectorStore(client, settings.collection, embedder.model_id)
+        # With a Chroma server the manifest lives there too, so API processes on other hosts read the same one.
+        docstore: DocStore = (ChromaDocStore(client, f"{settings.collection}-manifest") if settings.chroma_host
+                              else SqliteDocStore(settings.docstore_path))
+        # The LLM (a local GGUF model in llamacpp mode) is loaded here, once per engine; None = extractive.
+        generator = generator if generator is not None else load_generator(settings)
+        return Runtime(settings=settings, embedder=embedder, store=Store(settings, docstore, vectors, embedder),
+                      generator=generator, owner_lock=owner)
+    except BaseException:
+        if owner is not None:
+            owner.close()
+        raise

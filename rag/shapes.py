@@ -1,0 +1,46 @@
+"""The public JSON shapes of the records: passages, answers and stored documents (API, CLI --json, UI)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rag.records import Answer, Hit, StoredDocument
+
+__all__ = ["answer_to_json", "document_summary", "hit_to_json"]
+
+
+def hit_to_json(hit: Hit) -> dict[str, Any]:
+    """A retrieved passage as JSON-ready data."""
+    c = hit.chunk
+    return {"chunk_id": c.id, "doc_id": c.doc_id, "title": hit.title, "number": hit.number,
+            "breadcrumb": c.breadcrumb, "text": c.text, "start": c.start, "end": c.end, "article": c.article,
+            "score": round(hit.score, 6), "dense": None if hit.dense is None else round(hit.dense, 6),
+            "lexical": None if hit.lexical is None else round(hit.lexical, 6), "rank": hit.rank}
+
+
+def answer_to_json(ans: Answer, *, include_hits: bool = False) -> dict[str, Any]:
+    """The public shape of an Answer (API, CLI --json, UI)."""
+    out: dict[str, Any] = {
+        "question": ans.question,
+        "standalone_question": ans.standalone_question,
+        "answer": ans.text,
+        "abstained": ans.abstained,
+        "language": ans.language,
+        "citations": [asdict(c) for c in ans.citations],
+        "related": [hit_to_json(h) for h in ans.related],
+        "removed_sentences": ans.removed_sentences,
+        "mode": ans.mode,
+        "warnings": list(ans.warnings),
+        "timings": {k: round(v, 3) for k, v in ans.timings.items()},
+    }
+    if include_hits:
+        out["hits"] = [hit_to_json(h) for h in ans.hits]
+    return out
+
+
+def document_summary(doc: StoredDocument) -> dict[str, Any]:
+    """Metadata of one stored document as JSON-ready data."""
+    return {"id": doc.doc_id, **asdict(doc.meta), "format": doc.format, "source": doc.source_key,
+            "sha256": doc.sha256, "chunks": len(doc.chunk_ids), "characters": len(doc.text),
+            "warnings": list(doc.warnings), "ingested_at": doc.ingested_at}
