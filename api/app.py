@@ -1,4 +1,4 @@
-"""The FastAPI application factory and the `serve` entry point."""
+"""The FastAPI application factory: the REST API alone (the command line's `serve` adds the chat UI)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from api.openapi import finish_openapi
 from api.routes import ask, documents, health, openai_compat, search
 from api.security import KeyRing, RateLimiter, check_bind
 from rag.runtime import Runtime
-from rag.settings import Settings, get_settings
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,9 @@ citations over Vietnamese government documents).
 """
 
 
-def create_app(
-    settings: Settings | None = None, engine: Runtime | None = None, *, embedder: Any | None = None
-) -> FastAPI:
+def create_app(settings: Settings, engine: Runtime | None = None, *, embedder: Any | None = None) -> FastAPI:
     """Build the app; the lifespan loads the embedder (unless given) and opens the store (unless an engine is
     injected)."""
-    settings = settings or get_settings()
     check_bind(settings)
     keys = KeyRing(settings)  # parses POLICYQA_API_KEYS: a malformed entry fails here, at startup
     # FastAPIOffline: /docs and /redoc load Swagger UI and ReDoc from the package, not from a CDN.
@@ -81,38 +78,4 @@ def create_app(
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     finish_openapi(app, settings, open_mode=keys.open)
-    if settings.ui_enabled:
-        from ui.app import mount_ui  # the chat UI in the same process, over the same engine
-
-        mount_ui(app, settings)
     return app
-
-
-def app_from_env() -> FastAPI:
-    """The app as configured by the environment: what each worker process builds under `serve --workers N`."""
-    return create_app(Settings())
-
-
-class SeveralWorkersNeedServer(ValueError):
-    """`--workers N` with the embedded store: Chroma's embedded mode is single-process."""
-
-
-def serve(settings: Settings, *, log_level: str = "info", workers: int = 1) -> None:
-    """Run the API under uvicorn on settings.host:settings.port (refusing an open non-loopback bind).
-
-    With workers > 1, uvicorn starts that many processes on one socket; each builds the app from the
-    environment (so `settings` must be what the environment says) and follows the others' writes through
-    the store's generation. That needs a Chroma server: the embedded store belongs to one process."""
-    import uvicorn
-
-    check_bind(settings)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": log_level,
-                              "proxy_headers": False, "server_header": False, "timeout_graceful_shutdown": 10}
-    if workers <= 1:
-        uvicorn.run(create_app(settings), **common)
-        return
-    if not settings.chroma_host:
-        raise SeveralWorkersNeedServer(
-            "--workers above 1 needs a Chroma server (set POLICYQA_CHROMA_HOST and POLICYQA_CHROMA_PORT): "
-            "the embedded store can only be opened by one process")
-    uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **common)

@@ -310,9 +310,9 @@ def serve(
                                          "server; the chat UI is then served by `policyqa ui --api`)")] = 1,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
-    from api.app import SeveralWorkersNeedServer
-    from api.app import serve as serve_api
     from api.security import InsecureBind, check_bind
+    from policyqa.serve import SeveralWorkersNeedServer
+    from policyqa.serve import serve as serve_api
 
     _setup_logging(verbose=log_level in ("info", "debug"))
     base = get_settings()
