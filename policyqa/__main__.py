@@ -2,4 +2,5 @@
 
 from policyqa.cli import main
 
-main()
+if __name__ == "__main__":  # not when multiprocessing re-imports it in a child as __mp_main__
+    main()

@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import stat
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -308,11 +309,14 @@ def _parse_in_child(conn: Connection, fmt: str, data: bytes, limits: LoadLimits)
 def _parser_context() -> BaseContext:
     # forkserver: each parser forks (~15 ms) from a small, clean server process, never from this one, which may
     # hold threads and a loaded model. multiprocessing re-runs the main script in every child (imports only,
-    # behind its `if __name__ == "__main__":`); preloading policyqa.cli makes that free for the `policyqa` command.
+    # behind its `if __name__ == "__main__":`); preloading the main script or module imports what it imports once,
+    # in the server, so that is free for each child of the `policyqa` command (or whatever program is running).
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["ingest.load.core", "pypdf", "docx", "bs4", "policyqa.cli"])
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # set under `python -m package`
+    main_module = [main_spec.name] if main_spec is not None and main_spec.name != "__main__" else []
+    ctx.set_forkserver_preload(["__main__", *main_module, "ingest.load.core", "pypdf", "docx", "bs4"])
     return ctx
 
 
