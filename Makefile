@@ -48,8 +48,12 @@ test: install $(LLM_STAMP) browser
 test-fast: install
 	$(PY) -m pytest -m "not slow" -p no:cacheprovider -q
 
+# Style, and the layers (policyqa > api | ui | evals > ingest > rag): import-linter's contracts in pyproject.toml
+# and the plain AST walk of tests/check_layers.py (tests/test_layers.py runs both inside `make test` too).
 lint: install
-	$(VENV)/bin/ruff check ingest rag api ui evals tests
+	$(VENV)/bin/ruff check ingest rag api ui evals policyqa tests
+	$(VENV)/bin/lint-imports
+	$(PY) tests/check_layers.py
 
 clean:
 	rm -rf data reports .pytest_cache

@@ -22,7 +22,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+def request_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
@@ -61,7 +61,7 @@ async def require_admin(principal: Annotated[Principal, Depends(_principal)]) ->
     return principal
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(request_settings)]
 EngineDep = Annotated[Runtime, Depends(get_engine)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 Reader = Annotated[Principal, Depends(require_reader)]

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.load.core import LoadError
+from ingest.load import LoadError
 from rag.store.vectors import EmbeddingMismatch, StoreBusy, StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import threading
 import time
@@ -12,6 +11,7 @@ from typing import Literal, cast
 
 from api.errors import Forbidden, RateLimited, Unauthorized
 from rag.keys import role_for_key
+from rag.network import is_loopback
 from rag.settings import Settings
 
 Role = Literal["reader", "admin"]
@@ -29,16 +29,6 @@ class Principal:
     subject: str
     role: Role
     open_mode: bool = False
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and 'localhost'."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(settings: Settings, host: str | None = None) -> None:

@@ -26,6 +26,8 @@ from evals.baselines import (
 )
 from evals.relevance import Passage
 from evals.run import store_settings
+from ingest.pipeline import PIPELINE_VERSION, ingest_paths
+from rag.runtime import open_runtime
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -272,8 +274,6 @@ def alqac_engine(settings: Settings, embedder: Any, laws: Sequence[AlqacLaw]
                  ) -> Iterator[tuple[Any, Callable[[Passage], str | None], Any, Path]]:
     """The laws converted and ingested (cached by content, pipeline and model) into an engine:
     (engine, the ALQAC law of a passage, the ingest report, the cache folder)."""
-    from ingest.pipeline import PIPELINE_VERSION, ingest_paths
-    from rag.runtime import open_runtime
 
     key = cache_key(laws, PIPELINE_VERSION, embedder.model_id, settings.chunk_max_tokens)
     cache = settings.data_dir / "eval-cache" / f"alqac-{key}"

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from evals.relevance import Passage, chunk_passage
+from rag.answer.entry import search as search_question
 from rag.records import Hit
+from rag.retrieve import search
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +51,14 @@ def hit_passages(engine: Any, hits: list[Hit]) -> list[Passage]:
 
 def search_passages(engine: Any, query: str, k: int, mode: str) -> list[Passage]:
     """Our retriever in one mode ("hybrid", "dense" or "lexical") as Passages."""
-    from rag.retrieve import search
 
     return hit_passages(engine, search(engine, query, k=k, mode=mode))  # type: ignore[arg-type]
 
 
 def query_passages(engine: Any, query: str, k: int) -> list[Passage]:
     """Our full retrieval path (question understanding, fast path, hybrid search) as Passages."""
-    from rag.query import understand
-    from rag.retrieve import search_query
 
-    return hit_passages(engine, search_query(engine, understand(query), k=k))
+    return hit_passages(engine, search_question(query, engine=engine, k=k).hits)
 
 
 def split_raw(docs: list[RawDoc]) -> list[Any]:

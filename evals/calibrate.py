@@ -18,6 +18,7 @@ import yaml
 from evals.dataset import EvalItem
 from evals.relevance import doc_matches
 from rag.answer.abstain import FEATURES, Calibration, p_answerable
+from rag.answer.entry import evidence_features, retrieve_for_answer
 from rag.query import understand
 from rag.records import Filters
 
@@ -43,7 +44,6 @@ def source_docs(engine: Any, item: EvalItem) -> tuple[str, ...]:
 
 def collect(engine: Any, items: Sequence[EvalItem], *, leave_out: bool = True, k: int = 5) -> list[Example]:
     """Feature vectors of the items as answering computes them, with left-out variants."""
-    from rag.answer.entry import evidence_features, retrieve_for_answer
 
     snap = engine.store.snapshot
     out: list[Example] = []

@@ -8,17 +8,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from evals.alqac import load_laws, load_questions, write_converted
 from evals.calibrate import Example, abstain_scores, choose_threshold, write_calibration
 from evals.dataset import EvalItem, RelevantRef, load_dataset
+from evals.run import fresh_engine, store_settings
 from rag.answer.abstain import Calibration
+from rag.runtime import open_runtime
 from rag.settings import Settings
 
 
 @contextmanager
 def existing_or_fresh(settings: Settings, embedder: Any, store: Path | None, corpus: Sequence[Path]) -> Iterator[Any]:
     """An engine over an already ingested data dir, or over a fresh temporary store of the corpus."""
-    from evals.run import fresh_engine, store_settings
-    from rag.runtime import open_runtime
 
     if store is None:
         with fresh_engine(settings, embedder, corpus) as (engine, _):
@@ -41,7 +42,6 @@ def dataset_items(paths: Sequence[Path]) -> list[EvalItem]:
 def alqac_items(laws_dir: Path, questions_path: Path, n_laws: int) -> tuple[list[EvalItem], list[EvalItem], Path]:
     """ALQAC train questions of the n smallest laws that have any, split by id parity, and a folder of those
     laws converted for the ingester (a temporary folder, left to the OS)."""
-    from evals.alqac import load_laws, load_questions, write_converted
 
     laws = load_laws(laws_dir)
     questions, _ = load_questions(questions_path, [law.law_id for law in laws])

@@ -16,7 +16,11 @@ from evals import metrics as m
 from evals.baselines import RawDoc, hit_passages, langchain_passages, open_langchain_index, search_passages
 from evals.dataset import EvalItem
 from evals.relevance import Passage, chunk_passage, is_relevant
+from ingest.load import LoadError, discover, load_file
+from ingest.pipeline import ingest_paths
+from rag.answer.entry import answer
 from rag.records import Citation, IngestReport
+from rag.runtime import open_runtime
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,7 +126,6 @@ def citation_passage(engine: Any, citation: Citation) -> Passage:
 
 def ours(engine: Any) -> Ask:
     """The one answering entry point the CLI, API and UI share."""
-    from rag.answer.entry import answer
 
     def ask(item: EvalItem) -> Response:
         ans = answer(item.question, history=item.history, engine=engine, as_of=item.as_of)
@@ -156,8 +159,6 @@ def fresh_engine(settings: Settings, embedder: Any, corpus: Sequence[Path],
                  store: Path | None = None) -> Iterator[tuple[Any, IngestReport]]:
     """A store in a temporary folder with the corpus ingested into it, removed afterwards; or, with `store`,
     that data folder kept, the corpus ingested into it (idempotent: a second run only checks the files)."""
-    from ingest.pipeline import ingest_paths
-    from rag.runtime import open_runtime
 
     with tempfile.TemporaryDirectory(prefix="policyqa-eval-") as tmp:
         engine = open_runtime(store_settings(settings, store or Path(tmp) / "store"), embedder=embedder)
@@ -172,7 +173,6 @@ def fresh_engine(settings: Settings, embedder: Any, corpus: Sequence[Path],
 
 def raw_docs(engine: Any, corpus: Sequence[Path]) -> list[RawDoc]:
     """The corpus files as the LangChain recipe reads them: extracted text, unparsed."""
-    from ingest.load.core import LoadError, discover, load_file
 
     by_source = {d.source_key: d for d in engine.store.snapshot.docs.values()}
     docs = []

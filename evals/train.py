@@ -21,8 +21,8 @@ from typing import Any
 
 from evals.alqac import DEV_FRACTION, AlqacQuestion, Article, split_questions
 from evals.baselines import query_passages
-from evals.relevance import Passage
-from rag.embed.embedders import set_transformer
+from evals.relevance import Passage, chunk_passage
+from rag.embed.adapter import set_transformer
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ def mine_triples(engine: Any, questions: Sequence[AlqacQuestion], law_of: Callab
 
 
 def _chunks_by_article(engine: Any, law_of: Callable[[Passage], str | None]) -> dict[Article, list[str]]:
-    from evals.relevance import chunk_passage
-
     snap = engine.store.snapshot
     out: dict[Article, list[str]] = {}
     for cid in snap.order:

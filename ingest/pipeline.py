@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ingest.chunk import chunk_document
-from ingest.load.core import LoadError, LoadLimits, discover, load_bytes, load_file
+from ingest.load import LoadError, LoadLimits, discover, load_bytes, load_file
 from ingest.parse.document import parse_document
-from ingest.timing import StageClock
 from rag.records import IngestFailure, IngestReport, SourceDocument
 from rag.store.store import Store
 from rag.text.normalize import fold_accents
+from rag.timing import StageClock
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from datetime import datetime
 from pathlib import Path
@@ -11,57 +10,39 @@ from typing import Annotated
 
 import typer
 
-from rag.settings import Settings, get_settings
+from policyqa.context import CliContext, context_of, setup_logging
+from rag.settings import Settings
 from rag.shapes import document_summary
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="policyqa: question answering over Vietnamese policy documents.")
 
 
-def _setup_logging(verbose: bool = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        # bm25s sets its own logger to DEBUG when imported (lazily, after this): filter at the handler.
-        handler.setLevel(logging.INFO if verbose else logging.WARNING)
-    for noisy in ("bm25s", "httpx", "chromadb"):
-        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
-    for chatty in ("sentence_transformers", "transformers"):  # model config dumps, even at INFO
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    if not verbose:
-        # transformers draws a "Loading weights" bar on every model load; it is noise on a terminal.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-        try:
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-        except ImportError:
-            pass
-
-
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """policyqa: question answering over Vietnamese policy documents."""
     # Idle OpenMP threads should sleep, not spin. llama.cpp shares one OpenMP runtime with torch (both load
     # libgomp.so.1), which reads this once, when the first of them loads; torch is imported lazily after this
     # command. On a busy 2-core machine spinning made llama.cpp decode ~15x slower next
     # to the torch embedder, and torch itself was no faster. An explicit setting in the environment wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _setup_logging(verbose=False)
+    setup_logging(verbose=False)
+    if ctx.obj is None:  # tests pass their own CliContext
+        ctx.obj = CliContext(settings=Settings())
 
 
 def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _engine(settings: Settings):  # noqa: ANN202 - returns rag.runtime.Runtime
-    """Open the store, or exit 2 with the reason (store down, in use, built with another model)."""
+def _engine(state: CliContext):  # noqa: ANN202 - returns rag.runtime.Runtime
+    """Open the store with the context's embedder, or exit 2 with the reason (store down, in use, built with
+    another model)."""
     from rag.runtime import open_runtime
     from rag.store.vectors import EmbeddingMismatch, StoreUnavailable
 
     try:
-        return open_runtime(settings)
+        return open_runtime(state.settings, embedder=state.embedder())
     except (StoreUnavailable, EmbeddingMismatch) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -69,6 +50,7 @@ def _engine(settings: Settings):  # noqa: ANN202 - returns rag.runtime.Runtime
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -76,9 +58,9 @@ def ingest(
     """Ingest files and folders into the store (idempotent)."""
     from ingest.pipeline import ingest_paths
 
-    _setup_logging(verbose)
-    settings = get_settings()
-    engine = _engine(settings)
+    setup_logging(verbose)
+    settings = context_of(ctx).settings
+    engine = _engine(context_of(ctx))
     try:
         report = ingest_paths(engine.store, paths or [settings.corpus_dir], progress=not as_json)
     finally:
@@ -98,10 +80,9 @@ def ingest(
 
 
 @app.command()
-def documents(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def documents(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List stored documents with their metadata."""
-    settings = get_settings()
-    engine = _engine(settings)
+    engine = _engine(context_of(ctx))
     try:
         docs = [document_summary(d) for d in engine.store.snapshot.docs.values()]
     finally:
@@ -122,6 +103,7 @@ def _filters(doc_type: str | None, number: str | None, doc_id: str | None = None
 
 @app.command()
 def ask(
+    ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in Vietnamese or English")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
     doc_type: Annotated[str | None, typer.Option("--type", help="Only this document type")] = None,
@@ -135,8 +117,7 @@ def ask(
     from rag.shapes import answer_to_json
     from rag.validity_status import status_words
 
-    settings = get_settings()
-    engine = _engine(settings)
+    engine = _engine(context_of(ctx))
     try:
         ans = answer(question, (), _filters(doc_type, number), engine=engine, top_k=top_k,
                      as_of=as_of.date().isoformat() if as_of else None)
@@ -154,6 +135,7 @@ def ask(
 
 @app.command()
 def search(
+    ctx: typer.Context,
     query: Annotated[str, typer.Argument()],
     k: Annotated[int, typer.Option("--k", min=1, max=100)] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -161,14 +143,12 @@ def search(
     number: Annotated[str | None, typer.Option("--number")] = None,
 ) -> None:
     """Retrieval only: the best passages for a query."""
-    from rag.query import understand
-    from rag.retrieve import search_query
+    from rag.answer.entry import search as search_question
     from rag.shapes import hit_to_json
 
-    settings = get_settings()
-    engine = _engine(settings)
+    engine = _engine(context_of(ctx))
     try:
-        hits = search_query(engine, understand(query), k=k, filters=_filters(doc_type, number))
+        hits = search_question(query, (), _filters(doc_type, number), engine=engine, k=k).hits
     finally:
         engine.close()
     if as_json:
@@ -196,6 +176,7 @@ def _int_list(text: str) -> list[int]:
 
 @bench_app.command("embed")
 def bench_embed(
+    ctx: typer.Context,
     laws: Annotated[Path, typer.Option(help="ALQAC laws folder")] = ALQAC_LAWS,
     limit: Annotated[int, typer.Option(help="Number of articles")] = 400,
     engines: Annotated[str, typer.Option(help="Comma-separated engines, the first is the reference")
@@ -204,14 +185,15 @@ def bench_embed(
     """Embedding throughput of each engine on real ALQAC articles, with speed-up and cosine against the first
     engine (prints JSON)."""
     from evals.alqac import load_alqac_articles
-    from evals.bench.embed import bench_embeddings
+    from evals.bench.throughput import bench_embeddings
 
     texts = [a.text for a in load_alqac_articles(laws)][:limit]
-    _print_json(bench_embeddings(texts, engines=tuple(engines.split(","))))
+    _print_json(bench_embeddings(texts, engines=tuple(engines.split(",")), settings=context_of(ctx).settings))
 
 
 @bench_app.command("ingest")
 def bench_ingest(
+    ctx: typer.Context,
     laws: Annotated[Path, typer.Option(help="ALQAC laws folder (JSON)")] = ALQAC_LAWS,
     limit_laws: Annotated[int, typer.Option(help="Number of laws (smallest first); 0 = all")] = 0,
     engines: Annotated[str, typer.Option(help="Comma-separated engines (see bench embed)")
@@ -222,13 +204,13 @@ def bench_ingest(
     import tempfile
 
     from evals.alqac import load_laws, write_converted
-    from evals.bench.embed import bench_ingest as run
-    from evals.bench.embed import smallest_laws
+    from evals.bench.throughput import ingest_throughput, smallest_laws
 
     chosen = smallest_laws(load_laws(laws), limit_laws or None)
     with tempfile.TemporaryDirectory(prefix="policyqa-laws-") as tmp:
         write_converted(chosen, Path(tmp))
-        _print_json([run(Path(tmp), engine) for engine in engines.split(",")])
+        _print_json([ingest_throughput(Path(tmp), engine, settings=context_of(ctx).settings)
+                     for engine in engines.split(",")])
 
 
 @bench_app.command("load")
@@ -264,6 +246,7 @@ def bench_load(
 
 @bench_app.command("scale")
 def bench_scale(
+    ctx: typer.Context,
     sizes: Annotated[str, typer.Option(help="Comma-separated store sizes in chunks")] = "10000,100000",
     base_store: Annotated[Path | None, typer.Option(help="Store to take the real base chunks from "
                                                    "(default: newest data/eval-cache/alqac-* store)")] = None,
@@ -282,10 +265,10 @@ def bench_scale(
     """Query p50/p95 (dense, lexical, hybrid, ask), memory and disk of stores of each size; growth between."""
     from evals.bench.scale import ScaleConfig, format_report, run_scale
 
-    _setup_logging(verbose=False)
+    setup_logging(verbose=False)
     config = ScaleConfig(sizes=tuple(_int_list(sizes)), base_store=base_store, base_laws=base_laws,
                          laws_dir=laws, questions_path=questions, queries=queries, noise=noise, seed=seed)
-    report = run_scale(get_settings(), config, work_dir=work_dir,
+    report = run_scale(context_of(ctx).settings, config, work_dir=work_dir,
                        progress=lambda msg: typer.echo(msg, err=True))
     if as_json:
         _print_json(report)
@@ -303,6 +286,7 @@ app.command("calibrate")(calibrate_command)
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default POLICYQA_HOST, 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default POLICYQA_PORT)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
@@ -314,8 +298,8 @@ def serve(
     from policyqa.serve import SeveralWorkersNeedServer
     from policyqa.serve import serve as serve_api
 
-    _setup_logging(verbose=log_level in ("info", "debug"))
-    base = get_settings()
+    setup_logging(verbose=log_level in ("info", "debug"))
+    base = context_of(ctx).settings
     settings = base.model_copy(update={"host": host or base.host, "port": port or base.port})
     if workers > 1:
         # Each worker builds its settings from the environment: make it say what this command was told.
@@ -333,6 +317,7 @@ def serve(
 
 @app.command()
 def ui(
+    ctx: typer.Context,
     api: Annotated[str | None, typer.Option("--api", help="Base URL of a policyqa API to answer from "
                                             "(default: this process opens the local store)")] = None,
     key: Annotated[str | None, typer.Option("--key", envvar="POLICYQA_UI_API_KEY",
@@ -345,8 +330,8 @@ def ui(
     from api.security import InsecureBind, check_bind
     from ui.app import serve_ui
 
-    _setup_logging(verbose=log_level in ("info", "debug"))
-    base = get_settings()
+    setup_logging(verbose=log_level in ("info", "debug"))
+    base = context_of(ctx).settings
     settings = base.model_copy(update={"host": host or base.host, "port": port})
     try:
         check_bind(settings)
@@ -361,12 +346,14 @@ app.add_typer(feedback_app, name="feedback")
 
 
 @feedback_app.command("export")
-def feedback_export(as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON")] = False
-                    ) -> None:
+def feedback_export(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON")] = False,
+) -> None:
     """Every rating with its question, answer, citations, comment and settings, oldest first."""
     from ui.feedback import FeedbackStore
 
-    store = FeedbackStore(get_settings().feedback_path)
+    store = FeedbackStore(context_of(ctx).settings.feedback_path)
     try:
         rows = store.export()
     finally:

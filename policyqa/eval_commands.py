@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from evals.alqac import DEFAULT_LAWS, DEFAULT_QUESTIONS
+from policyqa.context import context_of, setup_logging
 
 SEED_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "citation_precision", "citation_recall",
                 "answer_contains", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95"]
@@ -23,11 +23,6 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Reports folder (git-ignored
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v")]
 CorpusOpt = Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus file or folder (repeatable)")]
 F2Opt = Annotated[int | None, typer.Option("--f2-k", min=1, max=10, help="k of the top-k F2 (default top_k)")]
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -48,6 +43,7 @@ def payload_of(result: dict[str, Any], seconds: float, **extra: object) -> dict[
 
 
 def eval_command(
+    ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="JSONL dataset (see evals/README.md)")],
     corpus: CorpusOpt = None,
     as_json: JsonOpt = False,
@@ -61,21 +57,20 @@ def eval_command(
     from evals.dataset import DatasetError, load_dataset
     from evals.report import format_table, seed_report, write_report
     from evals.run import evaluate
-    from rag.runtime import load_embedder
-    from rag.settings import get_settings
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     try:
         items = load_dataset(dataset)
     except DatasetError as exc:
         raise _fail(str(exc)) from exc
-    settings = get_settings()
+    state = context_of(ctx)
+    settings = state.settings
     paths = corpus or [settings.corpus_dir]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise _fail(f"no such corpus path: {', '.join(missing)}")
     started = time.perf_counter()
-    result = evaluate(settings, load_embedder(settings), items, paths, compare=compare, store=store)
+    result = evaluate(settings, state.embedder(settings), items, paths, compare=compare, store=store)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(dataset))
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -86,6 +81,7 @@ def eval_command(
 
 
 def eval_alqac_command(
+    ctx: typer.Context,
     laws: Annotated[Path, typer.Option("--laws", help="Folder of ALQAC law JSON files")] = DEFAULT_LAWS,
     questions: Annotated[Path, typer.Option("--questions", help="ALQAC questions JSON")] = DEFAULT_QUESTIONS,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions")] = None,
@@ -105,16 +101,16 @@ def eval_alqac_command(
     `alqac-lora-dense`) when none is configured, else the bundled weights (`untrained`, `untrained-dense`)."""
     from evals.alqac import DEV_FRACTION, evaluate_alqac, load_questions, split_questions
     from evals.report import alqac_report, format_table, write_report
-    from rag.runtime import load_embedder
-    from rag.settings import BUNDLED_MODEL, get_settings
+    from rag.settings import BUNDLED_MODEL
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     for p in (laws, questions):
         if not p.exists():
             raise _fail(f"no such path: {p}")
     if split not in ("all", "train", "dev"):
         raise _fail(f"--split must be all, train or dev, not {split!r}")
-    settings = get_settings()
+    state = context_of(ctx)
+    settings = state.settings
     k = f2_k or settings.top_k
     ids = None
     if split != "all":
@@ -124,9 +120,9 @@ def eval_alqac_command(
     if compare and settings.embedding_model == BUNDLED_MODEL:
         other = "alqac" if settings.embedding_adapter == "none" else "none"
         name = "alqac-lora" if other == "alqac" else "untrained"
-        extra.append((name, load_embedder(settings.model_copy(update={"embedding_adapter": other}))))
+        extra.append((name, state.embedder(settings.model_copy(update={"embedding_adapter": other}))))
     started = time.perf_counter()
-    result = evaluate_alqac(settings, load_embedder(settings), laws, questions, limit=limit, compare=compare,
+    result = evaluate_alqac(settings, state.embedder(settings), laws, questions, limit=limit, compare=compare,
                             f2_k=k, reference=reference, question_ids=ids, extra=extra)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(questions))
     columns = [c.format(k=k) for c in ALQAC_COLUMNS]
@@ -139,6 +135,7 @@ def eval_alqac_command(
 
 
 def calibrate_command(
+    ctx: typer.Context,
     fit_sets: Annotated[list[Path] | None, typer.Option("--fit", help="JSONL dataset to fit on (repeatable)")] = None,
     report_sets: Annotated[list[Path] | None, typer.Option("--report", help="JSONL dataset only scored (repeatable)")]
     = None,
@@ -157,18 +154,17 @@ def calibrate_command(
     from evals.calibrate import collect, fit, rounded
     from evals.calibrate_data import alqac_items, calibration_report, dataset_items, existing_or_fresh
     from evals.run import fresh_engine
-    from rag.runtime import load_embedder
-    from rag.settings import get_settings
 
-    _setup_logging(verbose)
-    settings = get_settings()
+    setup_logging(verbose)
+    state = context_of(ctx)
+    settings = state.settings
     fit_sets = fit_sets or [Path("evals/datasets/corpus_dev.jsonl"), Path("evals/datasets/seed_dispatch.jsonl")]
     report_sets = report_sets or [Path("evals/datasets/corpus_holdout.jsonl")]
     try:
         fit_items, report_items = dataset_items(fit_sets), dataset_items(report_sets)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
-    embedder = load_embedder(settings)
+    embedder = state.embedder(settings)
     started = time.perf_counter()
     # No left-out variants over the default corpus: its texts overlap (the 2008 law answers much of what the
     # 2024 laws do), so a question with its source left out is often still answered, and a label saying
@@ -192,6 +188,7 @@ def calibrate_command(
 
 
 def train_command(
+    ctx: typer.Context,
     laws: Annotated[Path, typer.Option("--laws", help="Folder of ALQAC law JSON files")] = DEFAULT_LAWS,
     questions: Annotated[Path, typer.Option("--questions", help="ALQAC questions JSON")] = DEFAULT_QUESTIONS,
     out: Annotated[Path, typer.Option("--out", help="Adapter folder to write")
@@ -212,17 +209,17 @@ def train_command(
     from dataclasses import asdict
 
     from evals.alqac import alqac_engine, load_laws, load_questions, ours_and_dense, split_questions
-    from evals.bench.embed import smallest_laws
+    from evals.bench.throughput import smallest_laws
     from evals.train import TrainConfig, mine_triples, train_adapter, write_model_card
     from rag.embed.bundled_e5 import materialize_bundled_e5
-    from rag.runtime import load_embedder
-    from rag.settings import BUNDLED_MODEL, get_settings
+    from rag.settings import BUNDLED_MODEL
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     for p in (laws, questions):
         if not p.exists():
             raise _fail(f"no such path: {p}")
-    settings = get_settings()
+    state = context_of(ctx)
+    settings = state.settings
     if settings.embedding_model != BUNDLED_MODEL:
         raise _fail(f"the adapter is trained on {BUNDLED_MODEL}, not {settings.embedding_model!r}")
     base_settings = settings.model_copy(update={"embedding_adapter": "none"})
@@ -236,7 +233,7 @@ def train_command(
     train_q = train_q[:limit] if limit else train_q
     say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
     started = time.perf_counter()
-    base = load_embedder(base_settings)
+    base = state.embedder(base_settings)
     metrics: dict[str, dict[str, Any]] = {"dev": {}}
     with alqac_engine(base_settings, base, chosen) as (engine, law_of, _report, _cache):
         say(f"mining hard negatives for {len(train_q)} training questions ({len(chosen)} laws)")
@@ -245,7 +242,7 @@ def train_command(
     del base
     say(f"training on {len(triples)} triples")
     training = train_adapter(materialize_bundled_e5(settings.model_cache_dir), triples, config, out, progress=say)
-    trained = load_embedder(settings.model_copy(update={"embedding_adapter": str(out)}))
+    trained = state.embedder(settings.model_copy(update={"embedding_adapter": str(out)}))
     with alqac_engine(settings, trained, chosen) as (engine, law_of, _report, _cache):
         metrics["dev"].update((r.name, r.summary) for r in ours_and_dense(engine, dev_q, law_of, "trained"))
     data = {"questions_path": str(questions), "laws": len(chosen), "train_questions": len(train_q),

@@ -166,7 +166,7 @@ class IngestReport:
     ingested: tuple[str, ...] = ()  # doc ids written or refreshed in this run
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
-    stages: tuple[tuple[str, float], ...] = ()  # (stage, seconds): ingest.timing.STAGES
+    stages: tuple[tuple[str, float], ...] = ()  # (stage, seconds): rag.timing.STAGES
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -250,3 +250,12 @@ class Answer:
     mode: str = "extractive"
     warnings: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Passages retrieved for a question (rag.answer.search), without an answer."""
+
+    question: str
+    standalone_question: str  # the question rewritten to stand alone (follow-ups), as retrieval read it
+    hits: tuple[Hit, ...]

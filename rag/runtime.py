@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import IO, Any
 
-from rag.llm.generators import load_generator
+from rag.llm.loading import load_generator
 from rag.settings import Settings
 from rag.store.locks import claim_embedded_store
 from rag.store.manifest_chroma import ChromaDocStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +44,7 @@ class Settings(BaseSettings):
     # chunking
     chunk_max_tokens: int = Field(default=400, ge=50, le=2000)
     parse_timeout_s: float = Field(default=60.0, gt=0)
-    # Loader limits (ingest/load/core.py), checked before the expensive work; a 2,000-page law PDF fits them all.
+    # Loader limits (ingest/load/limits.py), checked before the expensive work; a 2,000-page law PDF fits them all.
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # any file read from disk or uploaded
     max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # DOCX: ZIP members, uncompressed
     max_pdf_pages: int = Field(default=2000, ge=1)
@@ -116,9 +115,3 @@ class Settings(BaseSettings):
                 raise ValueError(f"POLICYQA_API_KEYS entry {item!r} must look like KEY:reader or KEY:admin")
             keys[key] = role
         return keys
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """Settings from the environment, built once per process (tests build their own Settings)."""
-    return Settings()

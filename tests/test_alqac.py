@@ -20,9 +20,9 @@ from evals.alqac import (
     write_converted,
 )
 from evals.baselines import article_at, article_starts
-from ingest.load.core import load_bytes
+from ingest.load import load_bytes
 from ingest.parse.document import parse_document
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_settings
 
 ALQAC = SHARED / "data" / "alqac2025"
 SUBSET = ["Luật Thanh niên", "Luật Tiếp cận thông tin"]
@@ -108,26 +108,20 @@ def test_cache_key_follows_content_and_converted_files_are_stable(tmp_path: Path
 def test_eval_alqac_subset_compare_is_cached_and_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              embedder) -> None:  # noqa: ANN001
     from policyqa.cli import app
-    from rag import runtime as engine_module
-    from rag.settings import get_settings
+    from policyqa.context import CliContext
 
     laws = tmp_path / "laws"
     laws.mkdir()
     for name in SUBSET:
         shutil.copy(ALQAC / "laws" / f"{name}.json", laws / f"{name}.json")
-    monkeypatch.setenv("POLICYQA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(engine_module, "load_embedder", lambda settings: embedder)
-    get_settings.cache_clear()
+    state = CliContext(settings=make_settings(tmp_path / "data"), make_embedder=lambda settings: embedder)
     args = ["eval-alqac", "--laws", str(laws), "--questions", str(ALQAC / "train.json"), "--limit", "5",
             "--compare", "--json"]
-    try:
-        runs = []
-        for _ in range(2):
-            result = CliRunner().invoke(app, args, catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-            runs.append(json.loads(result.stdout))
-    finally:
-        get_settings.cache_clear()
+    runs = []
+    for _ in range(2):
+        result = CliRunner().invoke(app, args, catch_exceptions=False, obj=state)
+        assert result.exit_code == 0, result.output
+        runs.append(json.loads(result.stdout))
     first, second = runs
     assert [r["system"] for r in first["rows"]] == ROWS
     assert first["n"] == 5 and first["laws"] == 2 and first["skipped_questions"] == 729 - 89

@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.security import InsecureBind, RateLimiter, check_bind, is_loopback
+from api.security import InsecureBind, RateLimiter, check_bind
+from rag.network import is_loopback
 from tests.conftest import CORPUS, REPO, make_settings
 from tests.fixtures import make_pdf
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_document, document_label, estimate_tokens
-from ingest.load.core import load_file as source
+from ingest.load import load_file as source
 from ingest.parse.document import parse_document
 from rag.records import Chunk, ParsedDocument
 

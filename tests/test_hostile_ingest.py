@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from ingest.load.core import MAX_ZIP_MEMBERS, LoadError, LoadLimits, default_limits, load_bytes, load_file
+from ingest.load import MAX_ZIP_MEMBERS, LoadError, LoadLimits, default_limits, load_bytes, load_file
 from rag.records import SourceDocument
 from rag.settings import Settings
 from tests.conftest import make_settings

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import ingest_paths, ingest_uploads, remove_document, safe_upload_name, slugify
-from ingest.timing import STAGES
 from rag.store.lexical import LexicalIndex
 from rag.store.vectors import EmbeddingMismatch, VectorStore, make_client
+from rag.timing import STAGES
 from tests.conftest import CORPUS, LAWS, REPO, make_settings
 from tests.fixtures import write_all
 
@@ -57,9 +57,9 @@ def test_corpus_ingest_is_idempotent(engine_factory, backend) -> None:  # noqa: 
 def test_put_embeds_in_slices_and_reports_each(engine_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     import rag.store.store
     from ingest.chunk import chunk_document
-    from ingest.load.core import load_file
+    from ingest.load import load_file
     from ingest.parse.document import parse_document
-    from ingest.timing import StageClock
+    from rag.timing import StageClock
 
     engine = engine_factory()
     src = load_file(next(CORPUS.glob("*.md")), timeout_s=60)

@@ -6,15 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.answer.legal import (
-    best_point,
-    defines_asked_term,
-    fact_span,
-    load_facts,
-    load_roles,
-    misses_asked_role,
-    names_other_role,
-)
+from rag.answer.legal_select import best_point, defines_asked_term
+from rag.answer.legal_tables import fact_span, load_facts, load_roles, misses_asked_role, names_other_role
 from rag.answer.provision import chunk_lines
 from rag.query import understand
 from rag.text.question_kinds import question_kinds

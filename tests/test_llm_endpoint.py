@@ -22,7 +22,8 @@ import pytest
 
 from rag.answer.entry import answer
 from rag.answer.events import answer_events
-from rag.llm.generators import OpenAIGenerator, load_generator
+from rag.llm.generators import OpenAIGenerator
+from rag.llm.loading import load_generator
 from tests.conftest import make_settings
 
 QUESTION = "Báo cáo buôn người năm 2023 của Mỹ được công bố ngày nào?"

@@ -19,11 +19,12 @@ import pytest
 
 from rag.answer.entry import answer
 from rag.answer.events import answer_events
-from rag.llm.generators import LlamaCppGenerator, OpenAIGenerator, bundled_gguf, load_generator
+from rag.llm.generators import LlamaCppGenerator, OpenAIGenerator
+from rag.llm.loading import bundled_gguf, load_generator
 from tests.conftest import make_settings
 from tests.servers import free_port, running
 
-# Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads (see rag.llm.generators).
+# Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads (see the root callback in policyqa/cli.py).
 if importlib.util.find_spec("llama_cpp") is None:
     pytest.skip("needs the llamacpp extra: pip install '.[llamacpp]'", allow_module_level=True)
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer.verify import Source, verify
-from rag.llm.generators import attach_markers, best_source, clean_output, finish_draft
+from rag.llm.draft import attach_markers, best_source, clean_output, finish_draft
 from rag.records import Chunk, DocumentMeta
 
 TIP = ("- Ghi nhận “có sự gia tăng những nỗ lực tổng thể” đối với việc phòng chống nạn buôn người "
@@ -157,7 +157,7 @@ def test_recited_source_labels_and_headers_are_pruned() -> None:
 
 
 def test_a_reply_cut_by_the_token_limit_loses_its_unfinished_sentence() -> None:
-    from rag.llm.generators import drop_unfinished
+    from rag.llm.draft import drop_unfinished
 
     # An unfinished fragment is still an exact substring of the passage, so it would verify.
     raw = "Luật BHXH sửa đổi có nhiều nội dung về quyền của người lao động [2]. Đây là năm thứ hai liên"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load.core import LoadError, discover, load_bytes, load_file, sniff_format, split_front_matter
+from ingest.load import LoadError, discover, load_bytes, load_file, sniff_format, split_front_matter
 from rag.text.normalize import normalize_text
 from tests.fixtures import DIACRITIC_PROBES, SYNTHETIC_TEXT, make_docx, make_html, make_pdf, write_all
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load.core import load_file as source
+from ingest.load import load_file as source
 from ingest.parse.document import parse_document
 from rag.records import ParsedDocument, SourceDocument, Unit
 from rag.text.docnumber import find_doc_references, normalize_doc_number, parse_date

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from ingest.chunk import chunk_document
-from ingest.load.core import load_file
+from ingest.load import load_file
 from ingest.parse.document import parse_document
 from rag.answer.provision import (
     Ref,

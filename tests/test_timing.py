@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ingest.timing import STAGES, StageClock
+from rag.timing import STAGES, StageClock
 
 
 def test_clock_adds_up_per_stage_in_pipeline_order():

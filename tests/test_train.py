@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from evals.alqac import load_questions, split_questions
-from rag.embed.embedders import SHIPPED_ADAPTER, EmbeddingModelError, adapter_folder, adapter_model_id, load_embeddings
+from rag.embed.adapter import SHIPPED_ADAPTER, adapter_folder, adapter_model_id
+from rag.embed.embedders import EmbeddingModelError, load_embeddings
 from rag.settings import Settings
 from tests.conftest import REPO, SHARED, cli_env
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from policyqa.cli import app
-from rag.settings import get_settings
+from policyqa.context import CliContext
+from rag.settings import Settings
 from ui.feedback import FeedbackEntry, FeedbackStore
 
 
@@ -59,21 +60,17 @@ def test_one_row_per_answer_changed_or_withdrawn(tmp_path: Path) -> None:
         store.rate(entry(rating=0))
 
 
-def test_cli_export_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("POLICYQA_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        empty = runner.invoke(app, ["feedback", "export", "--json"])
-        assert empty.exit_code == 0 and json.loads(empty.output) == []
-        store = FeedbackStore(tmp_path / "feedback.sqlite")
-        store.rate(entry(comment="Thiếu ý"))
-        store.close()
-        result = runner.invoke(app, ["feedback", "export", "--json"])
-        assert result.exit_code == 0, result.output
-        rows = json.loads(result.output)
-        assert rows[0]["rating"] == -1 and rows[0]["comment"] == "Thiếu ý"
-        plain = runner.invoke(app, ["feedback", "export"])
-        assert "-1" in plain.output and "Thiếu ý" in plain.output
-    finally:
-        get_settings.cache_clear()
+def test_cli_export_json(tmp_path: Path) -> None:
+    state = CliContext(settings=Settings(data_dir=tmp_path))
+    runner = CliRunner()
+    empty = runner.invoke(app, ["feedback", "export", "--json"], obj=state)
+    assert empty.exit_code == 0 and json.loads(empty.output) == []
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.rate(entry(comment="Thiếu ý"))
+    store.close()
+    result = runner.invoke(app, ["feedback", "export", "--json"], obj=state)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert rows[0]["rating"] == -1 and rows[0]["comment"] == "Thiếu ý"
+    plain = runner.invoke(app, ["feedback", "export"], obj=state)
+    assert "-1" in plain.output and "Thiếu ý" in plain.output

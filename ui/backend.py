@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ingest.pipeline import ingest_uploads
 from rag.answer.events import Event, answer_events
 from rag.keys import role_for_key
 from rag.records import Filters, Turn
@@ -123,8 +124,6 @@ class InProcessBackend:
             raise UploadDenied("an admin key is required")
 
     def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
-        from ingest.pipeline import ingest_uploads
-
         self._check_admin(key)
         ok, failed = _too_big(files, self.settings)
         report = ingest_uploads(self._engine().store, ok).to_json() if ok else _empty_report(self._engine())

@@ -1,7 +1,7 @@
 """One conversation: its per-browser-session state and the streaming of an answer into chat messages.
 
 Nothing here is module-level mutable state: each browser session gets its own ChatSession through gr.State,
-and the Gradio handlers in ui/app.py thread it through.
+and the Gradio handlers in ui/tabs/ thread it through.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from api.schemas import (
     UploadedFile,
     problem_responses,
 )
-from ingest.load.core import LoadError, sniff_format
+from ingest.load import LoadError, sniff_format
 from ingest.pipeline import ingest_uploads, remove_document, safe_upload_name
 from rag.settings import Settings
 

@@ -10,18 +10,16 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import EngineDep, Reader, SettingsDep
 from api.limits import check_question
 from api.schemas import QUESTION_CEILING, TOP_K_MAX, PassageOut, SearchOut, problem_responses
-from rag.query import understand
+from rag.answer.entry import search as search_question
 from rag.records import Filters
-from rag.retrieve import search_query
 from rag.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 def _search(engine: Runtime, q: str, k: int, filters: Filters | None) -> SearchOut:
-    info = understand(q)
-    hits = search_query(engine, info, k=k, filters=filters)
-    return SearchOut(query=q, standalone_query=info.standalone, hits=[PassageOut.of(h) for h in hits])
+    found = search_question(q, (), filters, engine=engine, k=k)
+    return SearchOut(query=q, standalone_query=found.standalone_question, hits=[PassageOut.of(h) for h in found.hits])
 
 
 @router.get(

@@ -11,8 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from evals.alqac import load_laws, write_converted
 from evals.bench.replicate import BaseDoc
+from evals.bench.throughput import ingest_throughput, smallest_laws
+from rag.runtime import open_runtime
 from rag.settings import Settings
+from rag.store.vectors import make_client
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +73,6 @@ def stored_model_id(client: Any, collection: str) -> str:
 
 def read_base(settings: Settings, store_dir: Path, source: str) -> Base:
     """Documents, chunks, stored lexical tokens and vectors of a store, in document order."""
-    from rag.runtime import open_runtime
-    from rag.store.vectors import make_client
 
     store = store_settings(settings, store_dir)
     client = make_client(store)
@@ -113,13 +115,11 @@ def copy_store(store_dir: Path, target: Path) -> Path:
 def ingest_base(settings: Settings, laws_dir: Path, n_laws: int, work: Path) -> tuple[Path, dict[str, Any]]:
     """Ingest the n smallest ALQAC laws with the configured torch embedder into work/base-store.
 
-    Returns the store folder and the ingest throughput measured on the way (evals.bench.embed.bench_ingest).
+    Returns the store folder and the ingest throughput measured on the way (evals.bench.throughput.bench_ingest).
     """
-    from evals.alqac import load_laws, write_converted
-    from evals.bench.embed import bench_ingest, smallest_laws
 
     chosen = smallest_laws(load_laws(laws_dir), n_laws)
     write_converted(chosen, work / "base-laws")
-    result = bench_ingest(work / "base-laws", "torch", settings=settings, data_dir=work / "base-store")
+    result = ingest_throughput(work / "base-laws", "torch", settings=settings, data_dir=work / "base-store")
     result["laws"] = [law.law_id for law in chosen]
     return work / "base-store", result

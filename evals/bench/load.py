@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from api.security import is_loopback
 from evals.metrics import percentile
+from rag.network import is_loopback
 
 # Questions about the seed dispatch (Công văn /STTTT-TTBCXB of the Kon Tum Sở TT&TT).
 QUESTIONS = (

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.alqac import load_questions
 from evals.bench.base_chunks import (
     Base,
     PrecomputedVectors,
@@ -33,6 +34,10 @@ from evals.bench.base_chunks import (
     store_settings,
 )
 from evals.bench.replicate import Pieces, chunk_pieces, replicate
+from rag.answer.entry import answer
+from rag.answer.entry import search as search_question
+from rag.retrieve import search
+from rag.runtime import load_embedder, open_runtime
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -82,7 +87,6 @@ def _stats(ms: Sequence[float]) -> dict[str, float]:
 def build_store(settings: Settings, base: Base, pieces: Sequence[Sequence[Pieces]], size: int, *,
                 noise: float, seed: int) -> dict[str, Any]:
     """Write a store of `size` chunks (the real base, then copies) through Store.writing(); timings."""
-    from rag.runtime import open_runtime
 
     started = time.perf_counter()
     engine = open_runtime(settings, embedder=PrecomputedVectors(base.model_id))
@@ -114,10 +118,6 @@ def build_store(settings: Settings, base: Base, pieces: Sequence[Sequence[Pieces
 
 def measure(settings: Settings, questions: Sequence[str], *, warmup: int = 2) -> dict[str, Any]:
     """Open the store with the real embedder; memory, open time, and latency of each mode per question."""
-    from rag.answer.entry import answer
-    from rag.query import understand
-    from rag.retrieve import search, search_query
-    from rag.runtime import load_embedder, open_runtime
 
     rss_start, _ = memory_mib()
     embedder = load_embedder(settings)
@@ -130,7 +130,7 @@ def measure(settings: Settings, questions: Sequence[str], *, warmup: int = 2) ->
         "embed": lambda q: embedder.embed_query_np(q),
         "dense": lambda q: search(engine, q, k=K, mode="dense"),
         "lexical": lambda q: search(engine, q, k=K, mode="lexical"),
-        "hybrid": lambda q: search_query(engine, understand(q), k=K),
+        "hybrid": lambda q: search_question(q, engine=engine, k=K),
         "ask": lambda q: answer(q, engine=engine),
     }
     ms: dict[str, list[float]] = {mode: [] for mode in runs}
@@ -175,12 +175,11 @@ def _measure_in_subprocess(data_dir: Path, questions: Sequence[str], warmup: int
 
 def _main(job_path: str) -> None:
     """Subprocess entry: measure the store named in the job file, write the result next to it."""
-    from rag.settings import get_settings
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.basicConfig(level=logging.WARNING)
-    settings = store_settings(get_settings(), Path(job["data_dir"]))
+    settings = store_settings(Settings(), Path(job["data_dir"]))  # a child process: its edge
     result = measure(settings, job["questions"], warmup=job["warmup"])
     Path(job["out"]).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
 
@@ -189,7 +188,6 @@ def _main(job_path: str) -> None:
 
 def pick_questions(path: Path, laws: set[str], n: int) -> list[str]:
     """n real ALQAC questions, those about the base's laws first (file order within each group)."""
-    from evals.alqac import load_questions
 
     qs, _ = load_questions(path)
     ours = [q.text for q in qs if all(law in laws for law, _ in q.gold)]

@@ -1,4 +1,4 @@
-"""The one answering entry point shared by the CLI, the API, the UI and the eval harness."""
+"""The entry points shared by the CLI, the API, the UI and the eval harness: answer() and search()."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from rag.answer.legal import LegalDraft, compose_exact, compose_legal, compose_v
 from rag.answer.verify import Source, verify
 from rag.llm.generators import stream_verified
 from rag.query import QueryInfo, understand
-from rag.records import Answer, Citation, Filters, Hit, Turn
+from rag.records import Answer, Citation, Filters, Hit, SearchResult, Turn
 from rag.retrieve import named_documents, names_unknown_document, search_query
 from rag.text.question_kinds import question_kinds
 from rag.validity_status import DocStatus, doc_statuses
+
+__all__ = ["answer", "iter_answer", "search"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,14 @@ def answer(question: str, history: Sequence[Turn] = (), filters: Filters | None 
             next(steps)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+
+def search(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,
+           k: int = 10) -> SearchResult:
+    """Retrieval only: the best passages for a question (and its history), as answer() would read them."""
+    info = understand(question, history)
+    hits = search_query(engine, info, k=k, filters=filters)
+    return SearchResult(question=question, standalone_question=info.standalone, hits=tuple(hits))
 
 
 def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | None = None, *, engine: Any,

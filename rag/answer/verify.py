@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.evidence import STOPWORDS
 from rag.records import Chunk, Citation, DocumentMeta
 from rag.text.docnumber import find_doc_references
 from rag.text.normalize import fold_accents
@@ -105,7 +106,6 @@ def _numbers_supported(claim: str, passage: str) -> bool:
 
 def _fuzzy_support(claim_words: list[str], sentence_words: list[str]) -> tuple[float, float]:
     """Coverage of the claim's content words, and of its adjacent word pairs, by one passage sentence."""
-    from rag.answer.evidence import STOPWORDS
 
     have = set(sentence_words)
     content = [w for w in claim_words if w not in STOPWORDS] or claim_words

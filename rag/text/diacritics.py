@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from rag.text.normalize import fold_accents, normalize_text
+from rag.text.vocabulary import load_vocabulary
 
 _SYLLABLE = re.compile(r"[^\W\d_]+", re.UNICODE)
 PHRASES = Path(__file__).parents[1] / "data" / "restore_phrases.yaml"
@@ -37,7 +38,6 @@ class Lexicon:
 @lru_cache(maxsize=2)
 def table_phrases(path: Path = PHRASES) -> tuple[str, ...]:
     """The shipped phrase table plus the people-side phrases of the vocabulary table, NFC lower case."""
-    from rag.text.vocabulary import load_vocabulary
 
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):

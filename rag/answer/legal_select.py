@@ -1,0 +1,141 @@
+"""What a legal answer quotes: the best one or two provisions among the retrieved chunks, and their lines.
+
+A provision scores by its rank plus how much of the question it covers; a penalty clause, the definition of an
+asked term and the roles of rag.answer.legal_tables move it up or down. Its block is the whole unit where
+short (a point with its article heading and its clause's lead-in, a clause, an article), else the heading and
+lead-in followed by the lines that best match the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
+from rag.answer.evidence import passage_terms
+from rag.answer.legal_tables import misses_asked_role, names_other_role
+from rag.answer.provision import (
+    Line,
+    Ref,
+    article_chunks,
+    article_title,
+    chunk_lines,
+    chunk_ref,
+    clause_chunks,
+    clause_lead,
+    is_legal,
+    points_referring,
+    unit_lines,
+)
+from rag.query import QueryInfo
+from rag.records import Chunk, Hit
+from rag.text.normalize import fold_accents
+
+MAX_LINES = 16  # quoted lines of one provision block
+CANDIDATES = 8  # retrieved chunks considered for the provision to quote
+COVERAGE_WEIGHT = 0.6  # how much the question's terms found in a chunk (with its headings) count beside rank
+PAIRS_WEIGHT = 0.3  # and its word pairs ("xe máy" is not "xe đạp máy")
+SECOND_BLOCK = 0.92  # a second provision is quoted when it scores this close to the first
+SECOND_LINES = 6  # and quoted more briefly
+DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
+ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a question about none of them
+_DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)\s")
+_PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
+
+
+def _line_score(line: Line, terms: Sequence[str], idf: dict[str, float], unseen: float) -> float:
+    present = passage_terms([line.text])
+    return sum(idf.get("~" + t, unseen) for t in terms if t in present)
+
+
+def _is_penalty_clause(snapshot: Any, chunk: Chunk) -> bool:
+    lead = clause_lead(snapshot, chunk)
+    first = lead.text if lead else (chunk_lines(chunk)[0].text if chunk.text.strip() else "")
+    return bool(_PENALTY_LEAD.match(first))
+
+
+def defines_asked_term(text: str, question: str) -> bool:
+    """The chunk opens with the definition of a term the question names ("6. Làn đường là …")."""
+    m = _DEFINES.match(text)
+    return m is not None and fold_accents(m.group(1)) in fold_accents(question)
+
+
+def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: frozenset[str]) -> list[Hit]:
+    """The best one or two legal chunks among the top hits: rank plus how much of the question they cover."""
+    legal = [h for h in hits[:CANDIDATES] if h.chunk.article and is_legal(snapshot.docs[h.chunk.doc_id].meta)]
+    if not legal:
+        return []
+    asked, pairs = question_terms(info), question_pairs(info)
+    top = max(h.score for h in legal) or 1.0
+    scored: list[tuple[float, Hit]] = []
+    for h in legal:
+        text = h.chunk.search_text()
+        cov = covered(asked, [text], info, snapshot)
+        score = h.score / top + COVERAGE_WEIGHT * cov + PAIRS_WEIGHT * pairs_covered(pairs, [text], info)
+        if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, h.chunk):
+            score += 0.15
+        if chunk_ref(h.chunk) == Ref(h.chunk.article) and len(chunk_lines(h.chunk)) == 1:
+            score -= 0.2  # an article heading alone quotes nothing
+        if "definition" in kinds and defines_asked_term(h.chunk.text, info.standalone):
+            score += DEFINITION_BONUS
+        if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
+                                                                                    info.standalone):
+            score -= ROLE_PENALTY
+        scored.append((score, h))
+    scored.sort(key=lambda s: -s[0])
+    best = [scored[0][1]]
+    for s, h in scored[1:]:
+        if s >= SECOND_BLOCK * scored[0][0] and (h.chunk.doc_id, h.chunk.article) != (best[0].chunk.doc_id,
+                                                                                        best[0].chunk.article):
+            best.append(h)
+            break
+    return best
+
+
+def _best_lines(lines: list[Line], terms: Sequence[str], idf: dict[str, float], unseen: float,
+                keep_first: int, limit: int) -> list[Line]:
+    """The first keep_first lines (headings, lead-ins) and then the best-matching others, in reading order."""
+    if len(lines) <= limit:
+        return lines
+    head, rest = lines[:keep_first], lines[keep_first:]
+    ranked = sorted(rest, key=lambda ln: -_line_score(ln, terms, idf, unseen))[: max(limit - keep_first, 1)]
+    return head + sorted(ranked, key=lambda ln: ln.chunk.start + ln.start)
+
+
+def unit_block(snapshot: Any, chunk: Chunk, terms: Sequence[str], kinds: frozenset[str],
+               limit: int = MAX_LINES) -> list[Line]:
+    """The lines that quote the provision a chunk belongs to, whole where it is short."""
+    idf, unseen = snapshot.idf, snapshot.idf_unseen
+    ref = chunk_ref(chunk)
+    heading = article_title(snapshot, chunk)
+    head = [heading] if heading and heading.chunk.id != chunk.id else []
+    if ref.point:
+        lead = clause_lead(snapshot, chunk)
+        siblings = clause_chunks(snapshot, chunk.doc_id, ref.article or "", ref.clause or "")
+        if "list" in kinds:
+            points = [ln for ln in unit_lines(siblings) if not (lead and ln == lead)]
+        else:
+            points = [ln for ln in chunk_lines(chunk) if not (lead and ln == lead)]
+        lines = head + ([lead] if lead else []) + points
+        return _best_lines(lines, terms, idf, unseen, len(head) + (1 if lead else 0), limit)
+    if ref.clause:
+        lines = head + unit_lines(clause_chunks(snapshot, chunk.doc_id, ref.article or "", ref.clause))
+        return _best_lines(lines, terms, idf, unseen, len(head) + 1, limit)
+    lines = unit_lines(article_chunks(snapshot, chunk.doc_id, ref.article or "")) if ref.article else chunk_lines(chunk)
+    return _best_lines(lines, terms, idf, unseen, 1, limit)
+
+
+def _extras(snapshot: Any, chunk: Chunk, point: str | None = None) -> list[Line]:
+    """Lines of the same article that refer back to this act, outside other fine clauses."""
+    return [ln for ln in points_referring(snapshot, chunk, point) if not _is_penalty_clause(snapshot, ln.chunk)]
+
+
+_POINT_LINE = re.compile(r"^([a-zđ])\)\s")
+
+
+def best_point(block: Sequence[Line], terms: Sequence[str], snapshot: Any) -> str | None:
+    """The letter of the quoted point that best matches the question (a whole clause was quoted)."""
+    scored = [(_line_score(ln, terms, snapshot.idf, snapshot.idf_unseen), m.group(1))
+              for ln in block if (m := _POINT_LINE.match(ln.text))]
+    return max(scored)[1] if scored and max(scored)[0] > 0 else None
