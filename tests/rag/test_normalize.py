@@ -5,8 +5,8 @@ import pytest
 
 from rag.text.normalize import canonical_tone, fold_accents, is_syllable, normalize_text
 
-LAWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "laws"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "dispatch-STTTT-TTBCXB.md"
+LAWS = Path(__file__).resolve().parents[3] / "shared" / "data" / "laws"
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "dispatch-STTTT-TTBCXB.md"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from api.app import create_app
 from api.security import InsecureBind, RateLimiter, check_bind
 from rag.network import is_loopback
 from tests.conftest import CORPUS, REPO, make_settings
-from tests.fixtures import make_pdf
+from tests.documents import make_pdf
 
 pytestmark = pytest.mark.slow
 

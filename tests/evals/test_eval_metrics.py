@@ -16,7 +16,7 @@ from evals.relevance import Passage, doc_matches, is_relevant
 from evals.report import format_table, rank_category, ratio_rows
 from evals.run import Outcome, Response, score_response, summarize
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ---- ranking metrics ------------------------------------------------------------------------

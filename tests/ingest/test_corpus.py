@@ -8,7 +8,7 @@ from ingest.parse.document import parse_document
 from rag.records import ParsedDocument, SourceDocument
 from rag.text.docnumber import normalize_doc_number
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DISPATCH = ROOT / "corpus" / "dispatch-STTTT-TTBCXB.md"
 CATALOG = ROOT / "corpus" / "catalog.yaml"
 LAWS = ROOT.parent / "shared" / "data" / "laws"

@@ -8,7 +8,7 @@ from ingest.load import load_file as source
 from ingest.parse.document import parse_document
 from rag.records import Chunk, ParsedDocument
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 PATHS = {
     "seed": SHARED / "seed" / "dispatch-STTTT-TTBCXB.md",

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ingest.pipeline import ingest_paths
 from tests.conftest import CORPUS, make_settings
-from tests.fixtures import make_docx
+from tests.documents import make_docx
 from ui.app import mount_ui
 from ui.backend import HttpBackend, InProcessBackend, UploadDenied
 from ui.chat import attach_passages, make_filters

@@ -8,7 +8,7 @@ import pytest
 
 from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
 
-LAW = Path(__file__).resolve().parents[1] / "corpus" / "nghi-dinh-168-2024-ND-CP.txt"
+LAW = Path(__file__).resolve().parents[2] / "corpus" / "nghi-dinh-168-2024-ND-CP.txt"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from ingest.parse.validity import Validity, ValidityFact, parse_validity
 from rag.text.normalize import normalize_text
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _doc(*articles: str, head: str = "") -> str:

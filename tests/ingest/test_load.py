@@ -9,7 +9,7 @@ import pytest
 
 from ingest.load import LoadError, discover, load_bytes, load_file, sniff_format, split_front_matter
 from rag.text.normalize import normalize_text
-from tests.fixtures import DIACRITIC_PROBES, SYNTHETIC_TEXT, make_docx, make_html, make_pdf, write_all
+from tests.documents import DIACRITIC_PROBES, SYNTHETIC_TEXT, make_docx, make_html, make_pdf, write_all
 
 
 @pytest.mark.parametrize("fmt,maker", [("docx", make_docx), ("pdf", make_pdf), ("html", make_html)])

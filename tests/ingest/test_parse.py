@@ -12,7 +12,7 @@ from rag.records import ParsedDocument, SourceDocument, Unit
 from rag.text.docnumber import find_doc_references, normalize_doc_number, parse_date
 from rag.text.normalize import normalize_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 SEED = SHARED / "seed" / "dispatch-STTTT-TTBCXB.md"
 CORPUS = ROOT / "corpus" / "dispatch-STTTT-TTBCXB.md"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from tests.test_api import parse_sse
+from tests.api.test_api import parse_sse
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,8 @@ from rag.llm.loading import bundled_gguf, load_generator
 from tests.conftest import make_settings
 from tests.servers import free_port, running
 
-# Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads (see the root callback in policyqa/cli.py).
+# Only looked up, not imported: OpenMP settings are read when llama_cpp (or torch) first loads
+# (see the root callback in policyqa/cli.py).
 if importlib.util.find_spec("llama_cpp") is None:
     pytest.skip("needs the llamacpp extra: pip install '.[llamacpp]'", allow_module_level=True)
 pytestmark = pytest.mark.slow

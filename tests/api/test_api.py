@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from tests.conftest import CORPUS, make_settings
-from tests.fixtures import make_docx, make_pdf
+from tests.documents import make_docx, make_pdf
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from ingest.load import MAX_ZIP_MEMBERS, LoadError, LoadLimits, default_limits, 
 from rag.records import SourceDocument
 from rag.settings import Settings
 from tests.conftest import make_settings
-from tests.fixtures import SYNTHETIC_LINES, make_docx, make_html, make_pdf
+from tests.documents import SYNTHETIC_LINES, make_docx, make_html, make_pdf
 
 PARSE_TIMEOUT_S = 5.0  # the loader's own bound for one file in these tests
 TIME_BOUND_S = PARSE_TIMEOUT_S + 5.0  # plus killing and reaping the parser process on a busy machine

@@ -16,7 +16,7 @@ from rag.store.lexical import LexicalIndex
 from rag.store.vectors import EmbeddingMismatch, VectorStore, make_client
 from rag.timing import STAGES
 from tests.conftest import CORPUS, LAWS, REPO, make_settings
-from tests.fixtures import write_all
+from tests.documents import write_all
 
 pytestmark = pytest.mark.slow
 

@@ -315,7 +315,7 @@ def test_precision_setting_resolves_on_this_cpu():
 def test_bf16_budget_vectors_match_fp32_on_real_articles(cache_dir: Path, bundled_folder: Path):
     from evals.alqac import load_alqac_articles
 
-    laws = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "alqac2025" / "laws"
+    laws = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "alqac2025" / "laws"
     articles = [a.text for a in load_alqac_articles(laws)]
     texts = articles[::50][:60]  # spread over the 28 laws, short and long (some past 512 tokens: windowed)
     fp32 = load_embeddings(Settings(model_cache_dir=cache_dir, embedding_precision="fp32",

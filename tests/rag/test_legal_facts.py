@@ -11,7 +11,7 @@ from rag.answer.legal_tables import fact_span, load_facts, load_roles, misses_as
 from rag.answer.provision import chunk_lines
 from rag.query import understand
 from rag.text.question_kinds import question_kinds
-from tests.test_provision import find, snapshot_of
+from tests.rag.test_provision import find, snapshot_of
 
 
 @pytest.fixture(scope="module")

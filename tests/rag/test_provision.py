@@ -20,7 +20,7 @@ from rag.answer.provision import (
     points_referring,
 )
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 
 def snapshot_of(name: str, doc_id: str) -> SimpleNamespace:

@@ -16,7 +16,7 @@ import pytest
 from rag.text.normalize import normalize_text
 from rag.text.vocabulary import DEFAULT_PATH, VocabEntry, expansions, load_vocabulary
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 TRAFFIC_TEXTS = [
     SHARED / "laws" / "luat-36-2024-QH15.txt",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import CORPUS, REPO
-from tests.fixtures import make_docx
+from tests.documents import make_docx
 from tests.servers import free_port, running
 
 pytestmark = pytest.mark.slow
