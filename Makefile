@@ -49,7 +49,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow" -p no:cacheprovider -q
 
 # Style, and the layers (policyqa > api | ui | evals > ingest > rag): import-linter's contracts in pyproject.toml
-# and the plain AST walk of tests/check_layers.py (tests/test_layers.py runs both inside `make test` too).
+# and the plain AST walk of tests/check_layers.py (tests/system/test_layers.py runs both inside `make test` too).
 lint: install
 	$(VENV)/bin/ruff check ingest rag api ui evals policyqa tests
 	$(VENV)/bin/lint-imports

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # rag/data/adapters (learned on ALQAC train), or a folder written by `policyqa train`. Bundled model only.
     embedding_adapter: str = "none"
     # torch weights for passages: "auto" = bf16 where the CPU computes it natively (AVX-512 BF16 / AMX), else fp32;
-    # bf16 vectors agree with fp32 to cosine >= 0.9999 (tests/test_embed.py), so a store accepts either
+    # bf16 vectors agree with fp32 to cosine >= 0.9999 (tests/rag/test_embed.py), so a store accepts either
     embedding_precision: Literal["auto", "fp32", "bf16"] = "auto"
     # passages are embedded longest first in batches of at most this many tokens (0 = embedding_batch_size texts
     # per batch, sentence-transformers' own loop); `policyqa bench embed` chose it

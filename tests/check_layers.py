@@ -1,7 +1,7 @@
 """A plain AST walk over the first-party packages: every import between top-level packages, counted with the
 ones inside functions, must point down the layers, and nothing may import the command line.
 
-Run it as `python tests/check_layers.py` (exit 1 and the offending imports on failure); tests/test_layers.py
+Run it as `python tests/check_layers.py` (exit 1 and the offending imports on failure); tests/system/test_layers.py
 runs it too, next to import-linter's contracts in pyproject.toml.
 """
 
