@@ -23,6 +23,7 @@ from evals.alqac import DEV_FRACTION, AlqacQuestion, Article, split_questions
 from evals.baselines import query_passages
 from evals.relevance import Passage, chunk_passage
 from rag.embed.adapter import set_transformer
+from rag.embed.bundled_e5 import bundled_model_id
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,6 @@ def train_adapter(model_folder: Path, triples: Sequence[Triple], config: TrainCo
 
 def _portable_config(out_dir: Path) -> None:
     """The adapter config names the base model by its bundled id, not by this machine's cache path."""
-    from rag.embed.bundled_e5 import bundled_model_id
-
     path = out_dir / "adapter_config.json"
     cfg = json.loads(path.read_text(encoding="utf-8"))
     cfg["base_model_name_or_path"] = bundled_model_id()
@@ -193,8 +192,6 @@ def _portable_config(out_dir: Path) -> None:
 def write_model_card(out_dir: Path, *, config: TrainConfig, data: dict[str, Any], training: dict[str, Any],
                      metrics: dict[str, Any], command: str) -> Path:
     """README.md (model card) and metrics.json beside the adapter."""
-    from rag.embed.bundled_e5 import bundled_model_id
-
     weights = out_dir / ADAPTER_FILE
     sha = hashlib.sha256(weights.read_bytes()).hexdigest()
     card = {"base_model": bundled_model_id(), "adapter_sha256": sha, "adapter_bytes": weights.stat().st_size,

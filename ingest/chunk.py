@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Callable
 from typing import NamedTuple
 
 from ingest.parse.structure import trim_end
-from rag.records import Chunk, ParsedDocument, Unit
+from rag.records import Chunk, ParsedDocument, Unit, chunk_id
 
 TokenCounter = Callable[[str], int]
 
@@ -217,9 +216,8 @@ def _chunk(doc: ParsedDocument, span: _Span, ordinal: int, label: str, ancestors
     top = units[ancestors[0]] if ancestors else u
     section = top.label if top and top.kind == "section" else None
     notes = tuple(f for f in doc.footnotes if f.cited_at is not None and span.start <= f.cited_at < span.end)
-    digest = hashlib.sha256("\x00".join((doc.doc_id, crumb, text)).encode()).hexdigest()[:32]
     return Chunk(
-        id=digest,
+        id=chunk_id(doc.doc_id, crumb, text),
         doc_id=doc.doc_id,
         ordinal=ordinal,
         text=text,

@@ -38,6 +38,7 @@ def _print_json(data: object) -> None:
 def _engine(state: CliContext):  # noqa: ANN202 - returns rag.runtime.Runtime
     """Open the store with the context's embedder, or exit 2 with the reason (store down, in use, built with
     another model)."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from rag.runtime import open_runtime
     from rag.store.vectors import EmbeddingMismatch, StoreUnavailable
 
@@ -56,6 +57,7 @@ def ingest(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Ingest files and folders into the store (idempotent)."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from ingest.pipeline import ingest_paths
 
     setup_logging(verbose)
@@ -75,7 +77,7 @@ def ingest(
             typer.echo(f"  failed: {f.path}: {f.error}", err=True)
         for w in report.warnings:
             typer.echo(f"  warning: {w}", err=True)
-    if report.failed and not report.ingested and not report.unchanged:
+    if report.nothing_ingested:
         raise typer.Exit(1)
 
 
@@ -96,6 +98,7 @@ def documents(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json"
 
 
 def _filters(doc_type: str | None, number: str | None, doc_id: str | None = None):  # noqa: ANN202
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from rag.records import Filters
 
     return Filters(doc_type=doc_type, number=number, doc_id=doc_id) if (doc_type or number or doc_id) else None
@@ -113,6 +116,7 @@ def ask(
                                                    help="Texts in force on this date (default today)")] = None,
 ) -> None:
     """Answer a question from the stored documents, with citations."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from rag.answer.entry import answer
     from rag.shapes import answer_to_json
     from rag.validity_status import status_words
@@ -143,6 +147,7 @@ def search(
     number: Annotated[str | None, typer.Option("--number")] = None,
 ) -> None:
     """Retrieval only: the best passages for a query."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from rag.answer.entry import search as search_question
     from rag.shapes import hit_to_json
 
@@ -184,6 +189,7 @@ def bench_embed(
 ) -> None:
     """Embedding throughput of each engine on real ALQAC articles, with speed-up and cosine against the first
     engine (prints JSON)."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.alqac import load_alqac_articles
     from evals.bench.throughput import bench_embeddings
 
@@ -203,6 +209,7 @@ def bench_ingest(
     embed, segment, write, index; prints JSON)."""
     import tempfile
 
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.alqac import load_laws, write_converted
     from evals.bench.throughput import ingest_throughput, smallest_laws
 
@@ -228,12 +235,13 @@ def bench_load(
 
     Start the server under test with a high POLICYQA_RATE_LIMIT_PER_MINUTE, or its rate limit answers 429.
     """
-    from evals.bench.load import LoadError, format_table, results_to_json, run_load
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
+    from evals.bench.load import LoadTestError, format_table, results_to_json, run_load
 
     try:
         results = run_load(url, _int_list(clients), max_requests=requests, max_seconds=max_seconds,
                            api_key=api_key, timeout_s=timeout)
-    except LoadError as exc:
+    except LoadTestError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if as_json:
@@ -263,6 +271,7 @@ def bench_scale(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Query p50/p95 (dense, lexical, hybrid, ask), memory and disk of stores of each size; growth between."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.bench.scale import ScaleConfig, format_report, run_scale
 
     setup_logging(verbose=False)
@@ -294,6 +303,7 @@ def serve(
                                          "server; the chat UI is then served by `policyqa ui --api`)")] = 1,
 ) -> None:
     """Serve the REST API (/v1, docs at /docs); refuses a non-loopback host when no API key is set."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from api.security import InsecureBind, check_bind
     from policyqa.serve import SeveralWorkersNeedServer
     from policyqa.serve import serve as serve_api
@@ -327,6 +337,7 @@ def ui(
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the chat UI alone at /ui, against a remote API (--api URL) or the local store."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from api.security import InsecureBind, check_bind
     from ui.app import serve_ui
 
@@ -351,6 +362,7 @@ def feedback_export(
     as_json: Annotated[bool, typer.Option("--json", help="Print all fields as JSON")] = False,
 ) -> None:
     """Every rating with its question, answer, citations, comment and settings, oldest first."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from ui.feedback import FeedbackStore
 
     store = FeedbackStore(context_of(ctx).settings.feedback_path)

@@ -54,6 +54,7 @@ def eval_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Evaluate retrieval, citations and abstention on a dataset, over a fresh store of the corpus."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.dataset import DatasetError, load_dataset
     from evals.report import format_table, seed_report, write_report
     from evals.run import evaluate
@@ -99,6 +100,7 @@ def eval_alqac_command(
 
     With --compare, the other bi-encoder's rows join the same run: the shipped ALQAC adapter (`alqac-lora`,
     `alqac-lora-dense`) when none is configured, else the bundled weights (`untrained`, `untrained-dense`)."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.alqac import DEV_FRACTION, evaluate_alqac, load_questions, split_questions
     from evals.report import alqac_report, format_table, write_report
     from rag.settings import BUNDLED_MODEL
@@ -151,6 +153,7 @@ def calibrate_command(
     verbose: VerboseOpt = False,
 ) -> None:
     """Fit the abstention model on labelled questions (plus leave-one-document-out variants) and write it."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.calibrate import collect, fit, rounded
     from evals.calibrate_data import alqac_items, calibration_report, dataset_items, existing_or_fresh
     from evals.run import fresh_engine
@@ -208,6 +211,7 @@ def train_command(
     import sys
     from dataclasses import asdict
 
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.alqac import alqac_engine, load_laws, load_questions, ours_and_dense, split_questions
     from evals.bench.throughput import smallest_laws
     from evals.train import TrainConfig, mine_triples, train_adapter, write_model_card
@@ -257,6 +261,7 @@ def train_command(
 
 def format_rows(runs: dict[str, dict[str, Any]], columns: list[str]) -> str:
     """A plain table of run summaries keyed by run name."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
     from evals.report import format_table
 
     return format_table([{"system": name, **summary} for name, summary in runs.items()], columns)

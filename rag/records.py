@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -107,6 +108,11 @@ class ParsedDocument:
     warnings: tuple[str, ...] = ()
 
 
+def chunk_id(doc_id: str, breadcrumb: str, text: str) -> str:
+    """A chunk's id: a hash of its document, place and text, so unchanged chunks keep theirs across ingests."""
+    return hashlib.sha256("\x00".join((doc_id, breadcrumb, text)).encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """The unit of retrieval: one structural unit (or a slice of one) under the token budget."""
@@ -167,6 +173,11 @@ class IngestReport:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     stages: tuple[tuple[str, float], ...] = ()  # (stage, seconds): rag.timing.STAGES
+
+    @property
+    def nothing_ingested(self) -> bool:
+        """Every file failed: nothing was ingested and nothing was already there unchanged."""
+        return bool(self.failed) and not self.ingested and not self.unchanged
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -36,7 +36,7 @@ class Runtime:
 
 def load_embedder(settings: Settings) -> Any:
     """The configured embedder (bundled multilingual-e5-small unless configured otherwise)."""
-    from rag.embed.embedders import load_embeddings
+    from rag.embed.embedders import load_embeddings  # deferred: loads torch and sentence-transformers
 
     return load_embeddings(settings)
 

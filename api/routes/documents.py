@@ -184,7 +184,7 @@ async def upload_documents(
             "files": [UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads],
         }
     )
-    if report.failed and not report.ingested and not report.unchanged:
+    if report.nothing_ingested:
         raise Unprocessable(
             "no file could be ingested: " + "; ".join(f"{f.path}: {f.error}" for f in report.failed),
             failed=[f.model_dump() for f in out.failed],

@@ -14,6 +14,7 @@ import numpy as np
 from evals.alqac import load_laws, write_converted
 from evals.bench.replicate import BaseDoc
 from evals.bench.throughput import ingest_throughput, smallest_laws
+from evals.run import store_settings
 from rag.runtime import open_runtime
 from rag.settings import Settings
 from rag.store.vectors import make_client
@@ -42,11 +43,6 @@ class Base:
     @property
     def chunks(self) -> int:
         return sum(len(d.chunks) for d in self.docs)
-
-
-def store_settings(settings: Settings, data_dir: Path) -> Settings:
-    """The same settings pointed at another data folder, always with an embedded Chroma."""
-    return settings.model_copy(update={"data_dir": data_dir, "chroma_host": None})
 
 
 def _store_dir(folder: Path) -> Path | None:

@@ -34,7 +34,7 @@ RATE_LIMIT_HINT = ("the server's per-client rate limit refused them: start the s
                    "POLICYQA_RATE_LIMIT_PER_MINUTE=100000")
 
 
-class LoadError(RuntimeError):
+class LoadTestError(RuntimeError):
     """The server under test cannot be benchmarked (not loopback, or it refuses the warm-up request)."""
 
 
@@ -62,7 +62,7 @@ def ask_endpoint(url: str) -> str:
     """The /v1/ask URL of a base URL; refuses anything but a loopback host."""
     host = urlsplit(url).hostname or ""
     if not is_loopback(host):
-        raise LoadError(f"bench load only targets loopback addresses, not {host!r}")
+        raise LoadTestError(f"bench load only targets loopback addresses, not {host!r}")
     return url.rstrip("/") + "/v1/ask"
 
 
@@ -77,11 +77,11 @@ def warm_up(endpoint: str, api_key: str | None, n: int = 2, timeout_s: float = 1
             try:
                 r = client.post(endpoint, json={"question": QUESTIONS[i % len(QUESTIONS)]})
             except httpx.HTTPError as exc:
-                raise LoadError(f"warm-up request to {endpoint} failed: {type(exc).__name__}: {exc}") from exc
+                raise LoadTestError(f"warm-up request to {endpoint} failed: {type(exc).__name__}: {exc}") from exc
             if r.status_code == 429:
-                raise LoadError(f"warm-up request got 429: {RATE_LIMIT_HINT}")
+                raise LoadTestError(f"warm-up request got 429: {RATE_LIMIT_HINT}")
             if not r.is_success:
-                raise LoadError(f"warm-up request got {r.status_code}: {r.text[:300]}")
+                raise LoadTestError(f"warm-up request got {r.status_code}: {r.text[:300]}")
 
 
 def _one(client: httpx.Client, endpoint: str, question: str) -> tuple[str, bool]:

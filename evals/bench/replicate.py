@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rag.records import Chunk, StoredDocument
-from rag.store.lexical import _DOCNUM, _SPLIT, _WORD_CHAR, analyze
+from rag.records import Chunk, StoredDocument, chunk_id
+from rag.store.lexical import analyze, doc_number_tokens, word_syllables
 from rag.text.normalize import normalize_text
 
 _CLAUSE_END = re.compile(r"(?<=[.;:,!?])\s+(?=\S)")
@@ -72,13 +72,12 @@ def _syllables(text: str) -> list[str]:
     """The syllables analyze() emits for a text, in order, without segmenting it into words."""
     out: list[str] = []
     for word in normalize_text(text).lower().split():
-        if _WORD_CHAR.search(word):
-            out.extend(s for s in _SPLIT.split(word) if s)
+        out.extend(word_syllables(word))
     return out
 
 
 def _doc_numbers(text: str) -> list[str]:
-    return [m.group(0).replace("đ", "d") for m in _DOCNUM.finditer(normalize_text(text).lower())]
+    return doc_number_tokens(normalize_text(text).lower())
 
 
 def _word_groups(tokens: Sequence[str]) -> list[tuple[list[str], list[str]]] | None:
@@ -176,8 +175,7 @@ def make_variant(base: BaseDoc, pieces: Sequence[Pieces], k: int, *, limit: int,
         words = [t for i in order for t in p.clause_tokens[i]]
         chunk = replace(base_chunk, doc_id=doc_id, ordinal=len(chunks), text=text, start=offset,
                         end=offset + len(text),
-                        id=hashlib.sha256("\x00".join((doc_id, base_chunk.breadcrumb, text)).encode()
-                                          ).hexdigest()[:32])
+                        id=chunk_id(doc_id, base_chunk.breadcrumb, text))
         tokens.append(_doc_numbers(chunk.search_text()) + p.context + words + p.footnotes)
         chunks.append(chunk)
         texts.append(text)

@@ -31,9 +31,9 @@ from evals.bench.base_chunks import (
     find_cached_store,
     ingest_base,
     read_base,
-    store_settings,
 )
 from evals.bench.replicate import Pieces, chunk_pieces, replicate
+from evals.run import store_settings
 from rag.answer.entry import answer
 from rag.answer.entry import search as search_question
 from rag.retrieve import search

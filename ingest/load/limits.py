@@ -5,10 +5,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rag.settings import Settings
+from rag.settings import Settings
 
 # Fixed structural limits (not settings: no real document comes near them).
 MAX_ZIP_MEMBERS = 10_000  # Word writes a few dozen parts; hundreds of images still fit
@@ -41,8 +39,6 @@ class LoadLimits:
 @lru_cache(maxsize=1)
 def default_limits() -> LoadLimits:
     """The settings' defaults (the environment is not read: callers holding settings pass their own)."""
-    from rag.settings import Settings
-
     return LoadLimits.from_settings(Settings.model_construct())
 
 

@@ -40,14 +40,25 @@ def _segment(text: str) -> list[str]:
     return word_tokenize(text)
 
 
+def doc_number_tokens(text: str) -> list[str]:
+    """The document numbers (số hiệu) in a normalised, lower-cased text, as index tokens."""
+    return [m.group(0).replace("đ", "d") for m in _DOCNUM.finditer(text)]
+
+
+def word_syllables(word: str) -> list[str]:
+    """The syllables of one (segmented) word, none for punctuation."""
+    syllables = [s for s in _SPLIT.split(word) if s]
+    return syllables if syllables and _WORD_CHAR.search(word) else []
+
+
 def analyze(text: str, *, segment: bool = True) -> list[str]:
     """Tokens for BM25: segmented words with accents, plus accent-folded syllables (prefixed '~')."""
     text = normalize_text(text).lower()
-    tokens: list[str] = [m.group(0).replace("đ", "d") for m in _DOCNUM.finditer(text)]
+    tokens: list[str] = doc_number_tokens(text)
     words = _segment(text) if segment else text.split()
     for word in words:
-        syllables = [s for s in _SPLIT.split(word) if s]
-        if not syllables or not _WORD_CHAR.search(word):
+        syllables = word_syllables(word)
+        if not syllables:
             continue
         if len(syllables) > 1:
             tokens.append("_".join(syllables))
