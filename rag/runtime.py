@@ -48,7 +48,7 @@ def open_runtime(settings: Settings, embedder: Any | None = None, client: Any | 
     owner = None if settings.chroma_host else claim_embedded_store(settings.data_dir)
     try:
         client = client if client is not None else make_client(settings)
-        vectors = VectorStore(client, settings.collection, embedder.model_id)
+        vectors = VectorStore(client, settings.collection, embedder.model_id, ef_search=settings.dense_ef_search)
         # With a Chroma server the manifest lives there too, so API processes on other hosts read the same one.
         docstore: DocStore = (ChromaDocStore(client, f"{settings.collection}-manifest") if settings.chroma_host
                               else SqliteDocStore(settings.docstore_path))

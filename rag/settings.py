@@ -52,6 +52,10 @@ class Settings(BaseSettings):
 
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)
+    # HNSW's candidate list at query time (Chroma's ef_search). Far above `candidates`, the dense top-n is the
+    # exact one, so ranks no longer depend on how the index was built or updated (at Chroma's default of 100 a
+    # store re-ingested in place ranked worse than a fresh one, and two fresh builds differed).
+    dense_ef_search: int = Field(default=1000, ge=10, le=100_000)
     candidates: int = Field(default=200, ge=5, le=1000)  # per retriever, before fusion (ALQAC: 50→200 +0.01 hit@1)
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(default=0.35, ge=0.0, le=1.0)  # chosen on ALQAC train (see evals/README.md)

@@ -67,12 +67,16 @@ def chunk_metadata(chunk: Chunk, meta: DocumentMeta, written_at: float = 0.0) ->
 class VectorStore:
     """Owns one Chroma collection (the client is passed in)."""
 
-    def __init__(self, client: Any, name: str, model_id: str) -> None:
+    def __init__(self, client: Any, name: str, model_id: str, *, ef_search: int = 1000) -> None:
         self.model_id = model_id
         try:
             self.collection = client.get_or_create_collection(
-                name=name, metadata={"embedding_model": model_id, "hnsw:space": "cosine"},
-                embedding_function=None)
+                name=name, metadata={"embedding_model": model_id},
+                configuration={"hnsw": {"space": "cosine", "ef_search": ef_search}}, embedding_function=None)
+            if (self.collection.configuration or {}).get("hnsw", {}).get("ef_search") != ef_search:
+                # A store made before this setting (or with another value): ef_search is mutable in Chroma and
+                # applies from the next time the index is loaded.
+                self.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
         except Exception as exc:
             raise StoreUnavailable(f"cannot open Chroma collection {name!r}: {exc}") from exc
         built_with = (self.collection.metadata or {}).get("embedding_model")
