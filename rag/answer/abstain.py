@@ -18,10 +18,11 @@ from rag.answer.evidence import STOPWORDS, content_terms, coverage, missing_need
 from rag.query import QueryInfo, expand_abbreviations, translate_terms
 from rag.records import Hit
 from rag.text.normalize import fold_accents
+from rag.text.scope import out_of_scope
 
 CALIBRATION = Path(__file__).parents[1] / "data" / "abstention.yaml"
 FEATURES = ("dense_top", "lexical_top", "coverage_top1", "coverage_top3", "pairs_top1", "pairs_top3", "agreement",
-            "need_missing", "named_document", "exact_reference", "unknown_document", "english")
+            "need_missing", "named_document", "exact_reference", "unknown_document", "english", "out_of_scope")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -110,6 +111,7 @@ def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool
         "exact_reference": float(exact),
         "unknown_document": float(unknown),
         "english": float(info.language == "en"),
+        "out_of_scope": float(out_of_scope(info.standalone) is not None),
     }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
 from rag.answer.evidence import passage_terms
-from rag.answer.legal_tables import misses_asked_role, names_other_role
+from rag.answer.legal_tables import misses_asked_role, names_other_role, road_user_mismatch
 from rag.answer.provision import (
     Line,
     Ref,
@@ -40,6 +40,7 @@ SECOND_BLOCK = 0.92  # a second provision is quoted when it scores this close to
 SECOND_LINES = 6  # and quoted more briefly
 DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
 ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a question about none of them
+ROAD_USER_PENALTY = 0.3  # a provision whose article is about other road users than the question names
 _DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)\s")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
@@ -82,6 +83,8 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
         if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
                                                                                     info.standalone):
             score -= ROLE_PENALTY
+        if road_user_mismatch(snapshot, h.chunk, info.standalone):
+            score -= ROAD_USER_PENALTY
         scored.append((score, h))
     scored.sort(key=lambda s: -s[0])
     best = [scored[0][1]]

@@ -7,7 +7,15 @@ from types import SimpleNamespace
 import pytest
 
 from rag.answer.legal_select import best_point, defines_asked_term
-from rag.answer.legal_tables import fact_span, load_facts, load_roles, misses_asked_role, names_other_role
+from rag.answer.legal_tables import (
+    fact_span,
+    load_facts,
+    load_road_users,
+    load_roles,
+    misses_asked_role,
+    names_other_role,
+    road_user_mismatch,
+)
 from rag.answer.provision import chunk_lines
 from rag.query import understand
 from rag.text.question_kinds import question_kinds
@@ -77,3 +85,28 @@ def test_a_pedestrian_question_wants_a_provision_that_names_pedestrians(decree: 
 def test_definition_clause() -> None:
     assert defines_asked_term("6. Làn đường là một phần của phần đường xe chạy …", "Làn đường được hiểu là gì?")
     assert not defines_asked_term("6. Làn đường là một phần …", "Dải phân cách là gì?")
+
+
+@pytest.mark.parametrize(("question", "crumb", "mismatch"), [
+    # "xe máy" is a motorbike: not the construction machinery of Điều 8 nor the e-bikes of Điều 9
+    ("Đi xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?", "Điều 7 › Khoản 2 › Điểm h", False),
+    ("Đi xe máy không đội mũ bảo hiểm bị phạt bao nhiêu?", "Điều 9 › Khoản 4", True),
+    ("xe may chay qua toc do bi phat bao nhieu", "Điều 8 › Khoản 4", True),
+    ("Xe máy chuyên dùng chạy quá tốc độ bị phạt bao nhiêu?", "Điều 8 › Khoản 4", False),
+    ("Xe máy chuyên dùng chạy quá tốc độ bị phạt bao nhiêu?", "Điều 7 › Khoản 2 › Điểm b", True),
+    ("Người đi bộ qua đường không đúng nơi quy định bị phạt bao nhiêu?", "Điều 7 › Khoản 5", True),
+    ("Người đi bộ qua đường không đúng nơi quy định bị phạt bao nhiêu?", "Điều 10", False),
+    ("What is the fine for riding a motorbike without a licence?", "Điều 18 › Khoản 7", False),  # xe cơ giới
+    ("Không có giấy phép lái xe thì bị phạt bao nhiêu?", "Điều 9 › Khoản 4", False),  # no road user named
+])
+def test_a_provision_about_other_road_users_is_told_apart(decree: SimpleNamespace, question: str, crumb: str,
+                                                          mismatch: bool) -> None:
+    chunk = next(c for c in decree.chunks.values() if crumb in c.breadcrumb)
+    assert road_user_mismatch(decree, chunk, question) is mismatch
+
+
+def test_road_user_table_loads_longest_phrases_first() -> None:
+    users = load_road_users()
+    phrases = [p for p, _ in users.question]
+    assert phrases.index("xe may chuyen dung") < phrases.index("xe may")
+    assert users.covers["motor_vehicles"] >= {"car", "motorbike"}
