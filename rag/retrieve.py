@@ -12,6 +12,7 @@ import numpy as np
 
 from rag.query import QueryInfo
 from rag.records import Filters, Hit
+from rag.road_users import asked_road_users, other_road_users
 from rag.store.lexical import analyze_query
 from rag.store.store import Snapshot
 from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
@@ -265,6 +266,10 @@ def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters 
     if named:
         boost = NAMED_DOC_BOOST * (max(fused.values(), default=0.0) or 1.0)
         fused = {cid: s + boost if snapshot.chunks[cid].doc_id in keep else s for cid, s in fused.items()}
+    users = asked_road_users(info.standalone)
+    if users and settings.road_user_factor < 1.0:
+        fused = {cid: s * settings.road_user_factor if other_road_users(snapshot.chunks[cid], users) else s
+                 for cid, s in fused.items()}
     if statuses:
         stale = {d for d, st in statuses.items() if not st.in_force and d not in keep}
         if stale:

@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
 from rag.answer.evidence import passage_terms
-from rag.answer.legal_tables import misses_asked_role, names_other_role, road_user_mismatch
+from rag.answer.legal_tables import misses_asked_role, names_other_role
 from rag.answer.provision import (
     Line,
     Ref,
@@ -30,6 +30,7 @@ from rag.answer.provision import (
 )
 from rag.query import QueryInfo
 from rag.records import Chunk, Hit
+from rag.road_users import asked_road_users, other_road_users
 from rag.text.normalize import fold_accents
 
 MAX_LINES = 16  # quoted lines of one provision block
@@ -70,6 +71,7 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     asked, pairs = question_terms(info), question_pairs(info)
     top = max(h.score for h in legal) or 1.0
     scored: list[tuple[float, Hit]] = []
+    users = asked_road_users(info.standalone)
     for h in legal:
         text = h.chunk.search_text()
         cov = covered(asked, [text], info, snapshot)
@@ -83,7 +85,7 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
         if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
                                                                                     info.standalone):
             score -= ROLE_PENALTY
-        if road_user_mismatch(snapshot, h.chunk, info.standalone):
+        if other_road_users(h.chunk, users):
             score -= ROAD_USER_PENALTY
         scored.append((score, h))
     scored.sort(key=lambda s: -s[0])

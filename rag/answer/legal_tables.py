@@ -67,56 +67,6 @@ def misses_asked_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
     return any(not any(p in where for p in role.provision) for role in wanted)
 
 
-ROAD_USERS = Path(__file__).parents[1] / "data" / "road_users.yaml"
-
-
-@dataclass(frozen=True)
-class RoadUsers:
-    """The road users of rag/data/road_users.yaml as two phrase tables (accent-folded, longest first)."""
-
-    provision: tuple[tuple[str, str], ...]  # (phrase, class)
-    question: tuple[tuple[str, str], ...]
-    covers: dict[str, frozenset[str]]  # a generic class → the classes it stands for, itself included
-
-
-@lru_cache(maxsize=2)
-def load_road_users(path: Path = ROAD_USERS) -> RoadUsers:
-    """The road users a provision's article title or a question names."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    try:
-        def table(side: str) -> tuple[tuple[str, str], ...]:
-            pairs = {(fold_accents(p).lower(), name) for name, c in raw.items() for p in c[side]}
-            return tuple(sorted(pairs, key=lambda pc: -len(pc[0])))
-
-        covers = {name: frozenset([name, *c.get("covers", [])]) for name, c in raw.items()}
-        return RoadUsers(provision=table("provision"), question=table("question"), covers=covers)
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: each road user needs 'provision' and 'question' phrase lists") from exc
-
-
-def _classes(text: str, table: Sequence[tuple[str, str]], covers: dict[str, frozenset[str]]) -> set[str]:
-    folded = " " + re.sub(r"[^\w]+", " ", fold_accents(text).lower()) + " "
-    found: set[str] = set()
-    for phrase, name in table:  # longest first; a matched span is blanked so shorter phrases skip it
-        needle = f" {phrase} "
-        while needle in folded:
-            found |= covers[name]
-            folded = folded.replace(needle, " | ", 1)
-    return found
-
-
-def road_user_mismatch(snapshot: Any, chunk: Chunk, question: str) -> bool:
-    """The question names a vehicle (or pedestrians) and the provision's article title names road users, none of
-    them that one."""
-    users = load_road_users()
-    asked = _classes(question, users.question, users.covers)
-    if not asked:
-        return False
-    title = article_title(snapshot, chunk)
-    named = _classes(title.text if title else "", users.provision, users.covers)
-    return bool(named) and not (asked & named)
-
-
 FACTS = Path(__file__).parents[1] / "data" / "facts.yaml"
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.answer.entry import answer
+from rag.answer.entry import answer, search
 from rag.records import Turn
+from rag.road_users import asked_road_users, other_road_users
 from tests.conftest import REPO, cli_env
 
 pytestmark = pytest.mark.slow
@@ -125,3 +127,17 @@ def test_cli_answers_a_superseded_question_and_a_fine(full_corpus_dirs: tuple[Pa
                          env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
     body = json.loads(out.stdout)
     assert not body["abstained"] and "4.000.000 đồng đến 6.000.000 đồng" in body["answer"]
+
+
+@pytest.mark.parametrize("question", [
+    "xe may chay qua toc do 15km/h bi phat bao nhieu tien",  # Điều 6 (cars) and Điều 8 (machinery) also match
+    "Người đi bộ qua đường không đúng nơi quy định bị phạt bao nhiêu?",
+])
+def test_the_road_user_asked_about_outranks_the_others(full_corpus_engine: Any, question: str) -> None:
+    asked = asked_road_users(question)
+    top = search(question, engine=full_corpus_engine, k=5).hits
+    assert top[0].chunk.doc_id == "nghi-dinh-168-2024-nd-cp" and not other_road_users(top[0].chunk, asked)
+    off = replace(full_corpus_engine, settings=full_corpus_engine.settings.model_copy(
+        update={"road_user_factor": 1.0}))
+    unranked = search(question, engine=off, k=5).hits
+    assert any(other_road_users(h.chunk, asked) for h in unranked)  # the case the factor is for
