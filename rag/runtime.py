@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
+import numpy as np
+
+from rag.llm.generators import AnswerGenerator
 from rag.llm.loading import load_generator
 from rag.settings import Settings
 from rag.store.locks import claim_embedded_store
@@ -17,14 +20,25 @@ from rag.store.vectors import VectorStore, make_client
 log = logging.getLogger(__name__)
 
 
+class Embedder(Protocol):
+    """What the store and retrieval need from an embedder (rag.embed.embedders and the tests' wrappers)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def embed_documents_np(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query_np(self, text: str) -> np.ndarray: ...
+
+
 @dataclass
 class Runtime:
     """Everything a question needs: settings, the embedder and the store."""
 
     settings: Settings
-    embedder: Any
+    embedder: Embedder
     store: Store
-    generator: Any | None = None  # an LLM answer generator (rag.llm.generators); None = extractive answers
+    generator: AnswerGenerator | None = None  # an LLM answer generator; None = extractive answers
     owner_lock: IO[str] | None = None  # held while this process owns an embedded store
 
     def close(self) -> None:
@@ -34,15 +48,15 @@ class Runtime:
             self.owner_lock = None
 
 
-def load_embedder(settings: Settings) -> Any:
+def load_embedder(settings: Settings) -> Embedder:
     """The configured embedder (bundled multilingual-e5-small unless configured otherwise)."""
     from rag.embed.embedders import load_embeddings  # deferred: loads torch and sentence-transformers
 
     return load_embeddings(settings)
 
 
-def open_runtime(settings: Settings, embedder: Any | None = None, client: Any | None = None,
-                generator: Any | None = None) -> Runtime:
+def open_runtime(settings: Settings, embedder: Embedder | None = None, client: Any | None = None,
+                generator: AnswerGenerator | None = None) -> Runtime:
     """Open (or create) the store under settings.data_dir with the given or configured embedder."""
     embedder = embedder if embedder is not None else load_embedder(settings)
     owner = None if settings.chroma_host else claim_embedded_store(settings.data_dir)

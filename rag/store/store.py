@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 
 
 class DocumentEmbedder(Protocol):
-    model_id: str
+    """What the store needs from an embedder: its model id and passage vectors."""
+
+    @property
+    def model_id(self) -> str: ...
 
     def embed_documents_np(self, texts: list[str]) -> np.ndarray: ...
 
