@@ -115,8 +115,10 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         except Exception as exc:  # any LLM failure degrades to the extractive answer
             log.warning("generator failed, using the extractive answer: %s", exc)
             warnings.append(f"LLM unavailable ({exc.__class__.__name__}); extractive answer given instead")
+    authoritative = False  # an exact reference or a validity statement of a named text answered it
     if draft is None and legal is not None:
         draft, sources = legal[0].text, list(legal[0].sources)
+        authoritative = legal[1]
         doc_texts = {s.chunk.doc_id: snapshot.docs[s.chunk.doc_id].text for s in sources}
     if draft is None:
         draft = compose_extractive(info, sources, snapshot.idf, max_sentences=settings.max_answer_sentences,
@@ -136,9 +138,29 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
                        warnings=tuple(warnings), mode=mode)
     timings["total_ms"] = (time.perf_counter() - t0) * 1000
     citations = tuple(with_status(c, statuses.get(c.doc_id)) for c in verified.citations)
+    ranked = evidence_first(hits, citations, snapshot) if authoritative and settings.cited_first else list(hits)
     return Answer(question=question, standalone_question=info.standalone, text=verified.text,
-                  citations=citations, abstained=False, hits=tuple(hits), language=lang,  # type: ignore[arg-type]
+                  citations=citations, abstained=False, hits=tuple(ranked), language=lang,  # type: ignore[arg-type]
                   removed_sentences=verified.removed, mode=mode, warnings=tuple(warnings), timings=timings)
+
+
+def evidence_first(hits: Sequence[Hit], citations: Sequence[Citation], snapshot: Any) -> list[Hit]:
+    """The answer's ranking: the chunks it cites first, in citation order, then the other retrieved chunks.
+
+    The composer chose the provisions it quotes with more than retrieval knew (the clause that ends a named
+    law, an exact unit, the road users asked about): the passages offered beside the answer lead with them."""
+    by_id = {h.chunk.id: h for h in hits}
+    top = max((h.score for h in hits), default=1.0)
+    first: list[Hit] = []
+    for c in citations:
+        if c.chunk_id in by_id:
+            first.append(by_id.pop(c.chunk_id))
+        elif c.chunk_id in snapshot.chunks and all(h.chunk.id != c.chunk_id for h in first):
+            doc = snapshot.docs[snapshot.chunks[c.chunk_id].doc_id]
+            first.append(Hit(chunk=snapshot.chunks[c.chunk_id], score=top, title=doc.meta.title or "",
+                             number=doc.meta.number))
+    rest = [h for h in hits if h.chunk.id in by_id]
+    return [replace(h, rank=i) for i, h in enumerate([*first, *rest], start=1)]
 
 
 def retrieve_for_answer(engine: Any, info: QueryInfo, filters: Filters | None, *, k: int,

@@ -86,6 +86,9 @@ def test_validity_question_cites_the_ending_clause(full_corpus_engine: Any) -> N
     assert "23/2008/QH12" in ans.text and "hết hiệu lực" in ans.text
     assert "01 tháng 01 năm 2025" in ans.text  # the replacing law's own effective date
     assert {c.number for c in ans.citations} <= {"36/2024/QH15", "35/2024/QH15"}
+    # The passages beside the answer lead with the clause it cites (retrieval alone ranks the 2008 law's own
+    # "Hiệu lực thi hành" first, which says when it began, not that it ended).
+    assert ans.hits[0].chunk.id == ans.citations[0].chunk_id and ans.hits[0].rank == 1
 
 
 def test_as_of_before_2025_prefers_the_2008_law(full_corpus_engine: Any) -> None:
