@@ -15,6 +15,8 @@ from rag.text.question_kinds import load_kinds, question_kinds
     ("Không đội mũ bảo hiểm bị trừ mấy điểm bằng lái?", {"points", "fact"}),
     ("Luật Giao thông đường bộ 2008 còn hiệu lực không?", {"ends"}),
     ("Văn bản nào thay thế Luật 23/2008/QH12?", {"ends"}),
+    ("Văn bản nào đã làm chấm dứt hiệu lực của Luật Giao thông đường bộ năm 2008?", {"ends"}),
+    ("luat giao thong duong bo 2008 co phai da khong con hieu luc", {"ends"}),
     ("Nghị định 168/2024/NĐ-CP có hiệu lực từ ngày nào?", {"effective", "fact"}),
     ("Người lái xe mô tô không được thực hiện những hành vi nào?", {"list"}),
     ("What is the fine for running a red light?", {"fine"}),
