@@ -265,7 +265,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Passages retrieved for a question (rag.answer.search), without an answer."""
+    """Passages retrieved for a question (rag.answer.entry.search), without an answer."""
 
     question: str
     standalone_question: str  # the question rewritten to stand alone (follow-ups), as retrieval read it

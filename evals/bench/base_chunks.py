@@ -111,7 +111,7 @@ def copy_store(store_dir: Path, target: Path) -> Path:
 def ingest_base(settings: Settings, laws_dir: Path, n_laws: int, work: Path) -> tuple[Path, dict[str, Any]]:
     """Ingest the n smallest ALQAC laws with the configured torch embedder into work/base-store.
 
-    Returns the store folder and the ingest throughput measured on the way (evals.bench.throughput.bench_ingest).
+    Returns the store folder and the ingest throughput measured on the way (evals.bench.throughput.ingest_throughput).
     """
 
     chosen = smallest_laws(load_laws(laws_dir), n_laws)

