@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from policyqa.context import CliContext, context_of, setup_logging
+from policyqa.context import CliContext, context_of, fail, setup_logging
 from rag.settings import Settings
 from rag.shapes import document_summary
 
@@ -45,8 +45,7 @@ def _engine(state: CliContext):  # noqa: ANN202 - returns rag.runtime.Runtime
     try:
         return open_runtime(state.settings, embedder=state.embedder())
     except (StoreUnavailable, EmbeddingMismatch) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
 
 
 @app.command()
@@ -242,8 +241,7 @@ def bench_load(
         results = run_load(url, _int_list(clients), max_requests=requests, max_seconds=max_seconds,
                            api_key=api_key, timeout_s=timeout)
     except LoadTestError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     if as_json:
         _print_json(results_to_json(url, results))
     else:
@@ -321,8 +319,7 @@ def serve(
         check_bind(settings)
         serve_api(settings, log_level=log_level, workers=workers)
     except (InsecureBind, SeveralWorkersNeedServer) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
 
 
 @app.command()
@@ -347,8 +344,7 @@ def ui(
     try:
         check_bind(settings)
     except InsecureBind as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(exc) from None
     serve_ui(settings, api_url=api, api_key=key, log_level=log_level)
 
 

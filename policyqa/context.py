@@ -38,6 +38,12 @@ def context_of(ctx: typer.Context) -> CliContext:
     return obj
 
 
+def fail(message: object) -> typer.Exit:
+    """Print `error: …` to stderr; the Exit(2) to raise (bad input, a store down, an unsafe bind)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Warnings only (INFO with --verbose), and third-party libraries' chatter kept off the terminal."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from evals.alqac import DEFAULT_LAWS, DEFAULT_QUESTIONS
-from policyqa.context import context_of, setup_logging
+from policyqa.context import context_of, fail, setup_logging
 
 SEED_COLUMNS = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "citation_precision", "citation_recall",
                 "answer_contains", "abstain_precision", "abstain_recall", "latency_ms_p50", "latency_ms_p95"]
@@ -23,11 +23,6 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Reports folder (git-ignored
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v")]
 CorpusOpt = Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus file or folder (repeatable)")]
 F2Opt = Annotated[int | None, typer.Option("--f2-k", min=1, max=10, help="k of the top-k F2 (default top_k)")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def payload_of(result: dict[str, Any], seconds: float, **extra: object) -> dict[str, Any]:
@@ -63,13 +58,13 @@ def eval_command(
     try:
         items = load_dataset(dataset)
     except DatasetError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     state = context_of(ctx)
     settings = state.settings
     paths = corpus or [settings.corpus_dir]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise _fail(f"no such corpus path: {', '.join(missing)}")
+        raise fail(f"no such corpus path: {', '.join(missing)}")
     started = time.perf_counter()
     result = evaluate(settings, state.embedder(settings), items, paths, compare=compare, store=store)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(dataset))
@@ -108,9 +103,9 @@ def eval_alqac_command(
     setup_logging(verbose)
     for p in (laws, questions):
         if not p.exists():
-            raise _fail(f"no such path: {p}")
+            raise fail(f"no such path: {p}")
     if split not in ("all", "train", "dev"):
-        raise _fail(f"--split must be all, train or dev, not {split!r}")
+        raise fail(f"--split must be all, train or dev, not {split!r}")
     state = context_of(ctx)
     settings = state.settings
     k = f2_k or settings.top_k
@@ -166,7 +161,7 @@ def calibrate_command(
     try:
         fit_items, report_items = dataset_items(fit_sets), dataset_items(report_sets)
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     embedder = state.embedder(settings)
     started = time.perf_counter()
     # No left-out variants over the default corpus: its texts overlap (the 2008 law answers much of what the
@@ -221,11 +216,11 @@ def train_command(
     setup_logging(verbose)
     for p in (laws, questions):
         if not p.exists():
-            raise _fail(f"no such path: {p}")
+            raise fail(f"no such path: {p}")
     state = context_of(ctx)
     settings = state.settings
     if settings.embedding_model != BUNDLED_MODEL:
-        raise _fail(f"the adapter is trained on {BUNDLED_MODEL}, not {settings.embedding_model!r}")
+        raise fail(f"the adapter is trained on {BUNDLED_MODEL}, not {settings.embedding_model!r}")
     base_settings = settings.model_copy(update={"embedding_adapter": "none"})
     config = TrainConfig(rank=rank, alpha=2 * rank, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, scale=scale, max_tokens=max_tokens)

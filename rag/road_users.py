@@ -63,8 +63,10 @@ def _classes(text: str, table: Sequence[tuple[str, str]], covers: dict[str, froz
     return frozenset(found)
 
 
+@lru_cache(maxsize=256)
 def asked_road_users(question: str) -> frozenset[str]:
-    """The road users a question names (in everyday words or the law's)."""
+    """The road users a question names (in everyday words or the law's); retrieval and the legal composer
+    both ask for the same question, so it is cached."""
     users = load_road_users()
     return _classes(question, users.question, users.covers)
 

@@ -152,14 +152,15 @@ def evidence_first(hits: Sequence[Hit], citations: Sequence[Citation], snapshot:
     by_id = {h.chunk.id: h for h in hits}
     top = max((h.score for h in hits), default=1.0)
     first: list[Hit] = []
-    for c in citations:
-        if c.chunk_id in by_id:
-            first.append(by_id.pop(c.chunk_id))
-        elif c.chunk_id in snapshot.chunks and all(h.chunk.id != c.chunk_id for h in first):
-            doc = snapshot.docs[snapshot.chunks[c.chunk_id].doc_id]
-            first.append(Hit(chunk=snapshot.chunks[c.chunk_id], score=top, title=doc.meta.title or "",
+    for cid in dict.fromkeys(c.chunk_id for c in citations):  # each cited chunk once, in citation order
+        if cid in by_id:
+            first.append(by_id[cid])
+        elif cid in snapshot.chunks:
+            doc = snapshot.docs[snapshot.chunks[cid].doc_id]
+            first.append(Hit(chunk=snapshot.chunks[cid], score=top, title=doc.meta.title or "",
                              number=doc.meta.number))
-    rest = [h for h in hits if h.chunk.id in by_id]
+    cited = {h.chunk.id for h in first}
+    rest = [h for h in hits if h.chunk.id not in cited]
     return [replace(h, rank=i) for i, h in enumerate([*first, *rest], start=1)]
 
 
