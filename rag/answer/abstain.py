@@ -18,6 +18,7 @@ from rag.answer.evidence import STOPWORDS, content_terms, coverage, missing_need
 from rag.query import QueryInfo, expand_abbreviations, translate_terms
 from rag.records import Hit
 from rag.text.normalize import fold_accents
+from rag.text.quantities import asked_quantities, in_range_terms
 from rag.text.scope import out_of_scope
 
 CALIBRATION = Path(__file__).parents[1] / "data" / "abstention.yaml"
@@ -58,6 +59,7 @@ def said_in_law_words(info: QueryInfo, texts: Sequence[str]) -> set[str]:
 def covered(terms: list[str], texts: Sequence[str], info: QueryInfo, snapshot: Any) -> float:
     """IDF-weighted share of the question's terms the passages hold, in their words or the law's."""
     present = passage_terms(texts) | said_in_law_words(info, texts)
+    present |= in_range_terms(asked_quantities(info.standalone), texts)  # "25 km/h" in "trên 20 km/h đến 35"
     return coverage(terms, present, snapshot.idf, snapshot.idf_unseen)
 
 

@@ -31,6 +31,7 @@ from rag.answer.provision import Line, Ref, article_chunks, article_title, chunk
 from rag.answer.verify import LIST_PREFIX, Source, split_claims
 from rag.query import QueryInfo
 from rag.records import Chunk, Hit
+from rag.text.quantities import asked_quantities
 from rag.validity_status import DocStatus, FactRef, fact_line
 
 StatusOf = Callable[[str], DocStatus]
@@ -114,14 +115,15 @@ def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds:
     chosen = pick_provisions(info, hits, snapshot, kinds)
     if not chosen:
         return None
+    quantities = asked_quantities(info.standalone)
     d = _Draft(snapshot, info.language)
     for i, h in enumerate(chosen):
         meta = snapshot.docs[h.chunk.doc_id].meta
         d.frame(reference_lead(chunk_ref(h.chunk), meta, info.language))
-        block = unit_block(snapshot, h.chunk, terms, kinds, MAX_LINES if i == 0 else SECOND_LINES)
+        block = unit_block(snapshot, h.chunk, terms, kinds, MAX_LINES if i == 0 else SECOND_LINES, quantities)
         extras: list[Line] = []
         if _is_penalty_clause(snapshot, h.chunk):
-            point = chunk_ref(h.chunk).point or best_point(block, terms, snapshot)
+            point = chunk_ref(h.chunk).point or best_point(block, terms, snapshot, quantities)
             extras = _extras(snapshot, h.chunk, point)
         fact = fact_span(info, kinds, block, extras) if i == 0 else None
         if fact is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
 from rag.answer.evidence import passage_terms
-from rag.answer.legal_tables import misses_asked_role, names_other_role
+from rag.answer.legal_tables import misses_asked_role, names_other_role, unasked_article_kind
 from rag.answer.provision import (
     Line,
     Ref,
@@ -32,23 +32,30 @@ from rag.query import QueryInfo
 from rag.records import Chunk, Hit
 from rag.road_users import asked_road_users, other_road_users
 from rag.text.normalize import fold_accents
+from rag.text.quantities import Quantity, asked_quantities, range_fit
 
 MAX_LINES = 16  # quoted lines of one provision block
 CANDIDATES = 8  # retrieved chunks considered for the provision to quote
 COVERAGE_WEIGHT = 0.6  # how much the question's terms found in a chunk (with its headings) count beside rank
 PAIRS_WEIGHT = 0.3  # and its word pairs ("xe máy" is not "xe đạp máy")
-SECOND_BLOCK = 0.92  # a second provision is quoted when it scores this close to the first
+SECOND_BLOCK = 0.96  # a second provision is quoted when it scores this close to the first
 SECOND_LINES = 6  # and quoted more briefly
 DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
 ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a question about none of them
 ROAD_USER_PENALTY = 0.3  # a provision whose article is about other road users than the question names
-_DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)\s")
+PENALTY_CLAUSE = 0.15  # a fine clause, up for a question about fines or points, down for any other question
+ARTICLE_KIND_PENALTY = 0.3  # a transitional provision for a question about the rule itself
+RANGE_WEIGHT = 0.3  # a provision grading the question's quantity (25 km/h in "trên 20 km/h đến 35 km/h"), or not
+RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it before any word match
+_DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
 
-def _line_score(line: Line, terms: Sequence[str], idf: dict[str, float], unseen: float) -> float:
+def _line_score(line: Line, terms: Sequence[str], idf: dict[str, float], unseen: float,
+                quantities: Sequence[Quantity] = ()) -> float:
     present = passage_terms([line.text])
-    return sum(idf.get("~" + t, unseen) for t in terms if t in present)
+    words = sum(idf.get("~" + t, unseen) for t in terms if t in present)
+    return words + RANGE_LINE * range_fit(quantities, line.text)
 
 
 def _is_penalty_clause(snapshot: Any, chunk: Chunk) -> bool:
@@ -72,21 +79,25 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     top = max(h.score for h in legal) or 1.0
     scored: list[tuple[float, Hit]] = []
     users = asked_road_users(info.standalone)
+    quantities = asked_quantities(info.standalone)
     for h in legal:
         text = h.chunk.search_text()
         cov = covered(asked, [text], info, snapshot)
         score = h.score / top + COVERAGE_WEIGHT * cov + PAIRS_WEIGHT * pairs_covered(pairs, [text], info)
-        if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, h.chunk):
-            score += 0.15
+        if _is_penalty_clause(snapshot, h.chunk):  # duties and prohibitions are the laws', not the decree's
+            score += PENALTY_CLAUSE if kinds & {"fine", "points", "additional"} else -PENALTY_CLAUSE
         if chunk_ref(h.chunk) == Ref(h.chunk.article) and len(chunk_lines(h.chunk)) == 1:
             score -= 0.2  # an article heading alone quotes nothing
-        if "definition" in kinds and defines_asked_term(h.chunk.text, info.standalone):
+        if kinds & {"definition", "list"} and defines_asked_term(h.chunk.text, info.standalone):
             score += DEFINITION_BONUS
         if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
                                                                                     info.standalone):
             score -= ROLE_PENALTY
         if other_road_users(h.chunk, users):
             score -= ROAD_USER_PENALTY
+        if unasked_article_kind(snapshot, h.chunk, info.standalone):
+            score -= ARTICLE_KIND_PENALTY
+        score += RANGE_WEIGHT * range_fit(quantities, h.chunk.text)
         scored.append((score, h))
     scored.sort(key=lambda s: -s[0])
     best = [scored[0][1]]
@@ -99,17 +110,18 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
 
 
 def _best_lines(lines: list[Line], terms: Sequence[str], idf: dict[str, float], unseen: float,
-                keep_first: int, limit: int) -> list[Line]:
+                keep_first: int, limit: int, quantities: Sequence[Quantity] = ()) -> list[Line]:
     """The first keep_first lines (headings, lead-ins) and then the best-matching others, in reading order."""
     if len(lines) <= limit:
         return lines
     head, rest = lines[:keep_first], lines[keep_first:]
-    ranked = sorted(rest, key=lambda ln: -_line_score(ln, terms, idf, unseen))[: max(limit - keep_first, 1)]
+    ranked = sorted(rest, key=lambda ln: -_line_score(ln, terms, idf, unseen, quantities))[
+        : max(limit - keep_first, 1)]
     return head + sorted(ranked, key=lambda ln: ln.chunk.start + ln.start)
 
 
 def unit_block(snapshot: Any, chunk: Chunk, terms: Sequence[str], kinds: frozenset[str],
-               limit: int = MAX_LINES) -> list[Line]:
+               limit: int = MAX_LINES, quantities: Sequence[Quantity] = ()) -> list[Line]:
     """The lines that quote the provision a chunk belongs to, whole where it is short."""
     idf, unseen = snapshot.idf, snapshot.idf_unseen
     ref = chunk_ref(chunk)
@@ -123,12 +135,12 @@ def unit_block(snapshot: Any, chunk: Chunk, terms: Sequence[str], kinds: frozens
         else:
             points = [ln for ln in chunk_lines(chunk) if not (lead and ln == lead)]
         lines = head + ([lead] if lead else []) + points
-        return _best_lines(lines, terms, idf, unseen, len(head) + (1 if lead else 0), limit)
+        return _best_lines(lines, terms, idf, unseen, len(head) + (1 if lead else 0), limit, quantities)
     if ref.clause:
         lines = head + unit_lines(clause_chunks(snapshot, chunk.doc_id, ref.article or "", ref.clause))
-        return _best_lines(lines, terms, idf, unseen, len(head) + 1, limit)
+        return _best_lines(lines, terms, idf, unseen, len(head) + 1, limit, quantities)
     lines = unit_lines(article_chunks(snapshot, chunk.doc_id, ref.article or "")) if ref.article else chunk_lines(chunk)
-    return _best_lines(lines, terms, idf, unseen, 1, limit)
+    return _best_lines(lines, terms, idf, unseen, 1, limit, quantities)
 
 
 def _extras(snapshot: Any, chunk: Chunk, point: str | None = None) -> list[Line]:
@@ -139,8 +151,9 @@ def _extras(snapshot: Any, chunk: Chunk, point: str | None = None) -> list[Line]
 _POINT_LINE = re.compile(r"^([a-zđ])\)\s")
 
 
-def best_point(block: Sequence[Line], terms: Sequence[str], snapshot: Any) -> str | None:
+def best_point(block: Sequence[Line], terms: Sequence[str], snapshot: Any,
+               quantities: Sequence[Quantity] = ()) -> str | None:
     """The letter of the quoted point that best matches the question (a whole clause was quoted)."""
-    scored = [(_line_score(ln, terms, snapshot.idf, snapshot.idf_unseen), m.group(1))
+    scored = [(_line_score(ln, terms, snapshot.idf, snapshot.idf_unseen, quantities), m.group(1))
               for ln in block if (m := _POINT_LINE.match(ln.text))]
     return max(scored)[1] if scored and max(scored)[0] > 0 else None

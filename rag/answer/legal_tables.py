@@ -67,6 +67,39 @@ def misses_asked_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
     return any(not any(p in where for p in role.provision) for role in wanted)
 
 
+ARTICLE_KINDS = Path(__file__).parents[1] / "data" / "article_kinds.yaml"
+
+
+@dataclass(frozen=True)
+class ArticleKind:
+    """Articles that do not state the current rule (transitional provisions): their titles' phrases and the
+    phrases of a question that asks for them (accent-folded, lower-cased)."""
+
+    title: tuple[str, ...]
+    question: tuple[str, ...]
+
+
+@lru_cache(maxsize=2)
+def load_article_kinds(path: Path = ARTICLE_KINDS) -> tuple[ArticleKind, ...]:
+    """The article kinds of rag/data/article_kinds.yaml."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return tuple(ArticleKind(title=tuple(fold_accents(p).lower() for p in k["title"]),
+                                 question=tuple(fold_accents(p).lower() for p in k["question"]))
+                     for k in raw.values())
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: each article kind needs 'title' and 'question' phrase lists") from exc
+
+
+def unasked_article_kind(snapshot: Any, chunk: Chunk, question: str) -> bool:
+    """The chunk's article is of a kind (transitional provisions) the question does not ask for."""
+    title = article_title(snapshot, chunk)
+    folded = fold_accents(title.text if title else "").lower()
+    asked = fold_accents(question).lower()
+    return any(any(t in folded for t in kind.title) and not any(q in asked for q in kind.question)
+               for kind in load_article_kinds())
+
+
 FACTS = Path(__file__).parents[1] / "data" / "facts.yaml"
 
 

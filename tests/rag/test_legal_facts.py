@@ -13,10 +13,12 @@ from rag.answer.legal_tables import (
     load_roles,
     misses_asked_role,
     names_other_role,
+    unasked_article_kind,
 )
-from rag.answer.provision import chunk_lines
+from rag.answer.provision import chunk_lines, clause_chunks, unit_lines
 from rag.query import understand
 from rag.road_users import asked_road_users, load_road_users, other_road_users
+from rag.text.quantities import asked_quantities
 from rag.text.question_kinds import question_kinds
 from tests.rag.test_provision import find, snapshot_of
 
@@ -109,3 +111,24 @@ def test_road_user_table_loads_longest_phrases_first() -> None:
     phrases = [p for p, _ in users.question]
     assert phrases.index(" xe may chuyen dung ") < phrases.index(" xe may ")
     assert users.covers["motor_vehicles"] >= {"car", "motorbike"}
+
+
+def test_transitional_provisions_are_quoted_only_when_asked_for(law: SimpleNamespace) -> None:
+    transitional = next(c for c in law.chunks.values() if c.article == "89" and "hạng A1" in c.text)
+    licences = next(c for c in law.chunks.values() if c.article == "57" and "Hạng A1" in c.text)
+    current = "Theo luật hiện hành, giấy phép lái xe hạng A1 được lái xe mô tô bao nhiêu phân khối?"
+    assert unasked_article_kind(law, transitional, current)
+    assert not unasked_article_kind(law, licences, current)
+    assert not unasked_article_kind(law, transitional, "bang A1 da duoc cap truoc nam 2025 con chay duoc xe nao")
+
+
+def test_a_graded_point_is_picked_by_the_question_quantity(decree: SimpleNamespace) -> None:
+    lines = unit_lines(clause_chunks(decree, "nd168", "6", "5"))  # cars: khoản 5, one of its points is graded
+    graded = [ln for ln in lines if "km/h" in ln.text]
+    assert graded, "the clause grades speed"
+    letter = best_point(lines, ["chay", "qua", "toc", "do"], decree, asked_quantities("quá tốc độ 15 km/h"))
+    assert letter is not None and any(f"{letter}) " in ln.text and "10 km/h đến 20 km/h" in ln.text for ln in lines)
+
+
+def test_definition_clause_with_a_list() -> None:
+    assert defines_asked_term("1. Báo hiệu đường bộ bao gồm: hiệu lệnh …", "Báo hiệu đường bộ gồm những loại nào?")
