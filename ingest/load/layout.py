@@ -73,6 +73,25 @@ class PageLayout:
     width: int
     height: int
     furniture: tuple[Segment, ...] = ()  # margin lines kept aside: the caller drops those repeated on pages
+    angle: float = 0.0  # degrees the page was turned (counter-clockwise) to straighten it before OCR
+
+    def box(self, w: RawWord) -> tuple[float, float, float, float]:
+        """A word's box in fractions of the page as scanned (the straightening undone)."""
+        x0, y0, x1, y1 = float(w.left), float(w.top), float(w.right), float(w.bottom)
+        if self.angle:
+            import math
+
+            a = math.radians(self.angle)
+            cx, cy = self.width / 2, self.height / 2
+            xs, ys = [], []
+            for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1)):
+                dx, dy = x - cx, y - cy  # PIL turns counter-clockwise for positive angles (y points down)
+                xs.append(cx + dx * math.cos(a) + dy * math.sin(a))
+                ys.append(cy - dx * math.sin(a) + dy * math.cos(a))
+            x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        W, H = self.width or 1, self.height or 1
+        return (round(max(0.0, x0 / W), 4), round(max(0.0, y0 / H), 4), round(min(1.0, x1 / W), 4),
+                round(min(1.0, y1 / H), 4))
 
 
 @lru_cache(maxsize=1)
@@ -91,11 +110,14 @@ def is_page_number(text: str) -> bool:
 
 def words_from_table(table: dict[str, list[Any]], min_confidence: float = 0.0) -> list[RawWord]:
     """Tesseract's image_to_data dictionary → words (empty and non-word rows dropped)."""
+    rules = ocr_rules()
     out = []
     for i, text in enumerate(table["text"]):
         conf = float(table["conf"][i])
         text = str(text).strip()
-        if not text or conf < min_confidence or conf < 0:
+        if not text or conf < min_confidence or conf < 0 or conf < rules["garbage_confidence"]:
+            continue
+        if conf < rules["noise_confidence"] and not any(ch.isalnum() for ch in text):
             continue
         out.append(RawWord(text, int(table["left"][i]), int(table["top"][i]), int(table["width"][i]),
                            int(table["height"][i]), conf,
@@ -123,10 +145,10 @@ def split_segments(line: list[RawWord], width: int) -> list[Segment]:
 
 
 def _side(seg: Segment, width: int) -> str:
-    slack = ocr_rules()["column_slack"] * width
-    if seg.right <= width / 2 + slack:
+    rules = ocr_rules()
+    if seg.right <= rules["left_column_to"] * width:
         return "left"
-    if seg.left >= width / 2 - slack:
+    if seg.left >= rules["right_column_from"] * width:
         return "right"
     return "full"
 
@@ -159,12 +181,20 @@ def _zone_blocks(zone: list[Segment], width: int, line_height: float) -> list[li
     return [b for row in rows for _, _, b in sorted(row, key=lambda t: t[1])]
 
 
-def page_layout(words: list[RawWord], width: int, height: int) -> PageLayout:
+def _zone_start(run: list[Segment], first: Segment, line_height: float) -> list[Segment]:
+    """The left-column lines level with (or just above, in the same row) the segment that opens a zone."""
+    moved: list[Segment] = []
+    while run and run[-1].bottom > first.top - line_height * 0.5 and run[-1].right < first.left:
+        moved.insert(0, run.pop())
+    return moved
+
+
+def page_layout(words: list[RawWord], width: int, height: int, angle: float = 0.0) -> PageLayout:
     """Reading order of one page: full-width text top to bottom, two-column zones column by column."""
     rules = ocr_rules()
     segs = [s for line in _lines(words) for s in split_segments(line, width)]
     if not segs:
-        return PageLayout((), width, height)
+        return PageLayout((), width, height, angle=angle)
     line_height = median(s.bottom - s.top for s in segs) or 1
     body: list[Segment] = []
     furniture: list[Segment] = []
@@ -189,15 +219,19 @@ def page_layout(words: list[RawWord], width: int, height: int) -> PageLayout:
         zone.clear()
 
     for s in body:
-        if _side(s, width) == "full":
+        side = _side(s, width)
+        if side == "full" or (side == "left" and not zone):
+            # A short line on the left outside a zone is the end of a paragraph, not a column.
             flush_zone()
             run.append(s)
-        else:
+        else:  # a zone opens at a segment right of the middle and holds every column segment after it
+            if not zone:
+                zone.extend(_zone_start(run, s, line_height))
             flush_run()
             zone.append(s)
     flush_zone()
     flush_run()
-    return PageLayout(tuple(tuple(b) for b in blocks), width, height, tuple(furniture))
+    return PageLayout(tuple(tuple(b) for b in blocks), width, height, tuple(furniture), angle)
 
 
 def _furniture_key(seg: Segment) -> str:
@@ -227,7 +261,6 @@ def page_text(layout: PageLayout, page: int, offset: int, drop: set[str]) -> tup
     parts: list[str] = []
     words: list[OcrWord] = []
     pos = offset
-    W, H = layout.width or 1, layout.height or 1
     for b, block in enumerate(blocks):
         if b:
             parts.append("\n\n")
@@ -240,8 +273,7 @@ def page_text(layout: PageLayout, page: int, offset: int, drop: set[str]) -> tup
                 if k:
                     parts.append(" ")
                     pos += 1
-                box = (round(w.left / W, 4), round(w.top / H, 4), round(w.right / W, 4), round(w.bottom / H, 4))
-                words.append(OcrWord(w.text, pos, pos + len(w.text), page, box, round(w.confidence, 1)))
+                words.append(OcrWord(w.text, pos, pos + len(w.text), page, layout.box(w), round(w.confidence, 1)))
                 parts.append(w.text)
                 pos += len(w.text)
     return "".join(parts), words
