@@ -170,6 +170,7 @@ class Chunk:
     footnotes: tuple[Footnote, ...] = ()  # footnotes cited inside this chunk
     context: str = ""  # heading context prepended for embedding/lexical search (title, breadcrumb)
     pages: tuple[int, ...] = ()  # pages the chunk's text lies on (PDF, image), first to last
+    page_starts: tuple[int, ...] = ()  # where each of those pages begins in the text (the chunk's start at most)
     words: tuple[OcrWord, ...] = ()  # OCR words of the chunk's text, offsets into the document text
 
     @property

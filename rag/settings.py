@@ -55,7 +55,6 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(default=300, ge=72, le=600)  # PDF pages are rendered at this resolution for OCR
     max_image_pixels: int = Field(default=60_000_000, ge=1)  # one image or page (A4 at 600 dpi is 35 M)
     ocr_min_confidence: float = Field(default=70.0, ge=0, le=100)  # mean word confidence below it: a warning
-    ocr_highlight_confidence: float = Field(default=60.0, ge=0, le=100)  # quoted words' mean, to highlight them
 
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)

@@ -24,7 +24,6 @@ from ingest.load.pages import Extracted, PageSource, Progress, assemble
 from ingest.load.raster import image_pages, open_image, open_pdfium, render_pdf_page
 from ingest.load.sniff import _decode_text, split_front_matter
 
-
 MIN_TEXT_LAYER_CHARS = 3  # a page with less text than this has no text layer worth keeping: it is OCRed
 
 

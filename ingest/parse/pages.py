@@ -61,6 +61,11 @@ def pages_of(pages: tuple[Page, ...], start: int, end: int) -> tuple[int, ...]:
     return tuple(p.number for p in pages if p.start < end and start < p.end)
 
 
+def page_starts(pages: tuple[Page, ...], start: int, end: int) -> tuple[int, ...]:
+    """For each page the span lies on, where it starts (never before the span)."""
+    return tuple(max(p.start, start) for p in pages if p.start < end and start < p.end)
+
+
 def words_in(pages: tuple[Page, ...], start: int, end: int) -> tuple[OcrWord, ...]:
     """OCR words inside the span [start, end)."""
     return tuple(w for p in pages if p.start < end and start < p.end for w in p.words

@@ -60,6 +60,7 @@ def chunk_from_json(raw: str) -> Chunk:
     d = json.loads(raw)
     d["footnotes"] = tuple(Footnote(**f) for f in d.get("footnotes", ()))
     d["pages"] = tuple(d.get("pages", ()))
+    d["page_starts"] = tuple(d.get("page_starts", ()))
     d["words"] = tuple(OcrWord(**{**w, "box": tuple(w["box"])}) for w in d.get("words", ()))
     return Chunk(**d)
 
