@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from ingest.load.layout import RawWord, is_page_number, page_layout, page_text, repeated_furniture
+from ingest.load.ocr import PageRead
+from ingest.load.pages import PageSource, assemble
+from ingest.load.sniff import sniff_format
+from ingest.parse.pages import OffsetMap, map_pages
 from rag.answer.locate import locate
 from rag.records import Chunk, OcrWord, Page
 from rag.text.normalize import normalize_text
-
-from ingest.load.layout import RawWord, is_page_number, page_layout, page_text, repeated_furniture
-from ingest.load.pages import PageSource, assemble
-from ingest.load.ocr import PageRead
-from ingest.load.sniff import sniff_format
-from ingest.parse.pages import OffsetMap, map_pages
 
 W, H = 2480, 3508  # A4 at 300 dpi
 LINE = 50
