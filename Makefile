@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 LLM_STAMP := $(VENV)/.installed-llamacpp
 PYTHON ?= python3
 
-.PHONY: run test test-fast install install-llm ingest lint clean browser
+.PHONY: run test test-fast install install-llm ingest lint clean browser ocr
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,14 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ocr
+
+# OCR of scans (PDF pages without text, PNG/JPEG/TIFF) runs Debian's Tesseract with its Vietnamese model:
+# installed here when missing (as root), else the one command to run is printed.
+ocr:
+	@{ command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx vie; } \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-vie; } \
+	  || { echo "Tesseract (vie) is missing: run 'sudo apt-get install -y tesseract-ocr tesseract-ocr-vie', then make again"; exit 1; }
 
 # The optional local LLM for the tests and POLICYQA_ANSWER_MODE=llamacpp, never needed by `make run`:
 # llama-cpp-python builds llama.cpp from source (minutes on 2 cores); GGML_NATIVE=OFF keeps it portable.

@@ -181,6 +181,13 @@ class CitationOut(BaseModel):
         default=None, description="Validity of the cited text on the question's date (null: not stated)")
     replaced_by: str | None = Field(default=None, description="Số hiệu of the stored text that ended it")
     ended_on: str | None = Field(default=None, description="ISO date it ended")
+    page: int | None = Field(default=None, description="Page the quote starts on (PDF, scan); null without pages")
+    pages: list[int] = Field(default_factory=list, description="Every page the quote spans")
+    boxes: list[tuple[int, float, float, float, float]] = Field(
+        default_factory=list, description="(page, x0, y0, x1, y1) of the quoted OCR words, fractions of the page; "
+                                          "empty unless the quote maps onto them with high confidence")
+    ocr_confidence: float | None = Field(default=None, description="Mean OCR confidence of the quoted words")
+    highlight_note: str | None = Field(default=None, description="Why the quote is not highlighted on its page")
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
@@ -201,6 +208,8 @@ class PassageOut(BaseModel):
     dense: float | None
     lexical: float | None
     rank: int
+    page: int | None = Field(default=None, description="Page the passage starts on (PDF, scan); null without pages")
+    pages: list[int] = Field(default_factory=list, description="Pages the passage lies on")
 
     @classmethod
     def of(cls, h: Hit) -> PassageOut:
@@ -288,6 +297,9 @@ class DocumentSummary(BaseModel):
     cc: list[str] = []
     signer: str | None = None
     signer_title: str | None = None
+    pages: int | None = Field(default=None, description="Page count of a PDF or image (null: no pages)")
+    ocr_pages: list[int] = Field(default_factory=list, description="Pages whose text was read by OCR")
+    ocr_confidence: float | None = Field(default=None, description="Mean OCR word confidence (0–100)")
     format: str
     source: str = Field(description="File name, or 'upload:<name>' for uploads (server paths are not shown)")
     sha256: str

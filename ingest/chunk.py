@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ingest.parse.pages import page_starts, pages_of, words_in
 from ingest.parse.structure import trim_end
 from rag.records import Chunk, ParsedDocument, Unit, chunk_id
 
@@ -230,6 +231,9 @@ def _chunk(doc: ParsedDocument, span: _Span, ordinal: int, label: str, ancestors
         section=section,
         footnotes=notes,
         context=context,
+        pages=pages_of(doc.pages, span.start, span.end),
+        page_starts=page_starts(doc.pages, span.start, span.end),
+        words=words_in(doc.pages, span.start, span.end),
     )
 
 

@@ -21,7 +21,7 @@ from rag.timing import StageClock
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes, so unchanged files are re-parsed once.
-PIPELINE_VERSION = "2"  # 2: validity facts in document metadata
+PIPELINE_VERSION = "3"  # 2: validity facts in document metadata; 3: pages (and OCR words) of PDF chunks
 
 Progress = Callable[[Sequence[object]], Sequence[object]]
 
@@ -37,6 +37,27 @@ def safe_upload_name(name: str) -> str:
     base = re.split(r"[\\/]", name or "")[-1]
     base = re.sub(r"[\x00-\x1f]", "", base).strip(" .") or "upload"
     return base[:120]
+
+
+def keep_original(store: Store, src: SourceDocument, data: bytes) -> None:
+    """Keep the bytes of a paged document (PDF, image) beside the store: its page images are drawn from them."""
+    if not src.pages:
+        return
+    folder = store.settings.originals_dir
+    target = folder / src.sha256
+    if target.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+
+
+def _ocr_progress(name: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        log.info("OCR %s: page %d of %d", name, done, total)
+
+    return report
 
 
 def _unique_id(store: Store, wanted: str, source_key: str) -> str:
@@ -82,6 +103,8 @@ def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: 
     tally.updated += 1 if existing else 0
     tally.ingested.append(doc_id)
     tally.warnings.extend(f"{doc_id}: {w}" for w in parsed.warnings)
+    if src.pages:
+        log.info("%s: %d pages, %d by OCR", src.path, len(src.pages), sum(p.ocr for p in src.pages))
 
 
 def _report(store: Store, tally: _Tally, started: float) -> IngestReport:
@@ -103,14 +126,22 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
     if progress and sys.stderr.isatty():
         from tqdm import tqdm
 
-        with tqdm(desc="embed", unit="chunk", position=1, leave=False) as bar:
+        with tqdm(desc="embed", unit="chunk", position=1, leave=False) as bar, \
+                tqdm(desc="OCR", unit="page", position=2, leave=False) as pages:
+
+            def on_page(done: int, total: int) -> None:
+                pages.total = total
+                pages.n = done
+                pages.refresh()
+
             return _ingest_paths(store, paths, lambda pairs: tqdm(pairs, desc="ingest", unit="file", position=0),
-                                 bar.update)
+                                 bar.update, on_page)
     return _ingest_paths(store, paths, lambda pairs: pairs, None)
 
 
 def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
-                  on_embedded: Callable[[int], None] | None) -> IngestReport:
+                  on_embedded: Callable[[int], None] | None,
+                  on_page: Callable[[int, int], None] | None = None) -> IngestReport:
     started = time.perf_counter()
     tally = _Tally(on_embedded)
     force = _pipeline_changed(store)
@@ -128,9 +159,17 @@ def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
             root_key = str(root) if str(root) in folder_roots else ""
             try:
                 with tally.clock.stage("load"):
-                    src = load_file(file, timeout_s=store.settings.parse_timeout_s, limits=limits)
+                    src = load_file(file, timeout_s=store.settings.parse_timeout_s, limits=limits,
+                                    progress=on_page or _ocr_progress(file.name))
+                if src.pages:
+                    data = file.read_bytes()
+                    if hashlib.sha256(data).hexdigest() == src.sha256:  # unchanged since it was loaded
+                        keep_original(store, src, data)
             except LoadError as exc:
                 tally.failed.append(IngestFailure(str(file), str(exc)))
+                continue
+            except OSError as exc:
+                tally.failed.append(IngestFailure(str(file), f"cannot keep the original: {exc.strerror}"))
                 continue
             rel = file.relative_to(root).with_suffix("") if root_key else Path(file.stem)
             _ingest_source(store, src, source_key=source_key, root=root_key, wanted_id=slugify(str(rel)),
@@ -155,7 +194,12 @@ def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestRe
             name = safe_upload_name(raw_name)
             try:
                 with tally.clock.stage("load"):
-                    src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s, limits=limits)
+                    src = load_bytes(data, name, timeout_s=store.settings.parse_timeout_s, limits=limits,
+                                     progress=_ocr_progress(name))
+                keep_original(store, src, data)
+            except OSError as exc:
+                tally.failed.append(IngestFailure(name, f"cannot keep the original: {exc.strerror}"))
+                continue
             except LoadError as exc:
                 tally.failed.append(IngestFailure(name, str(exc)))
                 continue

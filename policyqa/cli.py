@@ -131,7 +131,8 @@ def ask(
         return
     typer.echo(ans.text)
     for c in ans.citations:
-        typer.echo(f"  [{c.n}] {c.breadcrumb}{status_words(c)}: \"{c.quote[:160]}\"")
+        page = f", trang {c.page}" if c.page is not None else ""
+        typer.echo(f"  [{c.n}] {c.breadcrumb}{page}{status_words(c)}: \"{c.quote[:160]}\"")
     for h in ans.related:
         typer.echo(f"  (liên quan) {h.chunk.breadcrumb}: {h.chunk.text[:120]}")
 
@@ -159,7 +160,8 @@ def search(
         _print_json([hit_to_json(h) for h in hits])
         return
     for h in hits:
-        typer.echo(f"{h.rank:>2}. {h.score:.3f}  {h.chunk.breadcrumb}\n    {h.chunk.text[:200]}")
+        page = f", trang {h.chunk.page}" if h.chunk.page is not None else ""
+        typer.echo(f"{h.rank:>2}. {h.score:.3f}  {h.chunk.breadcrumb}{page}\n    {h.chunk.text[:200]}")
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: embedding, ingest, API load, store scale.")
@@ -217,6 +219,27 @@ def bench_ingest(
         write_converted(chosen, Path(tmp))
         _print_json([ingest_throughput(Path(tmp), engine, settings=context_of(ctx).settings)
                      for engine in engines.split(",")])
+
+
+@bench_app.command("ocr")
+def bench_ocr(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Option(help="Text originals to scan")] = Path("corpus"),
+    levels: Annotated[str, typer.Option(help="Comma-separated degradation levels (evals/scans/degrade.py)")
+                      ] = "clean,clean-200,scan,photo",
+    ten_pages: Annotated[bool, typer.Option(help="Also time a 10-page degraded scan")] = True,
+) -> None:
+    """OCR quality and speed on synthetic scans of the corpus: CER per degradation level, accuracy on words
+    with tone marks, pages per minute (prints JSON)."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
+    from evals.bench.ocr import bench_ocr as run_bench
+    from evals.bench.ocr import bench_ten_pages
+
+    settings = context_of(ctx).settings
+    out = run_bench(corpus, settings, tuple(levels.split(",")))
+    if ten_pages:
+        out["ten_page_scan"] = bench_ten_pages(corpus, settings)
+    _print_json(out)
 
 
 @bench_app.command("load")

@@ -15,15 +15,50 @@ UnitKind = Literal[
 ]
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the page's width and height
+
+
+@dataclass(frozen=True)
+class OcrWord:
+    """One word Tesseract read, where it sits in the text and on its page."""
+
+    text: str
+    start: int  # offsets into the document text (SourceDocument.text, then ParsedDocument.text once parsed)
+    end: int
+    page: int  # 1-based page number
+    box: Box
+    confidence: float  # 0–100, as Tesseract reports it
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a PDF or image: where its text lies and, for OCR pages, the words and their confidence."""
+
+    number: int  # 1-based
+    start: int  # offsets into the document text, like OcrWord's
+    end: int
+    ocr: bool = False  # text read by OCR (no text layer)
+    confidence: float | None = None  # mean word confidence of an OCR page (0–100)
+    words: tuple[OcrWord, ...] = ()
+    error: str | None = None  # why the page yielded no text, when it failed
+
+
 @dataclass(frozen=True)
 class SourceDocument:
     """Bytes turned into text by a loader; nothing interpreted yet."""
 
     path: str  # where it came from (display only; never used to open files after loading)
-    format: Literal["md", "txt", "docx", "pdf", "html"]
+    format: Literal["md", "txt", "docx", "pdf", "html", "png", "jpeg", "tiff"]
     text: str  # extracted text (front matter removed for Markdown)
     sha256: str  # of the raw bytes
     front_matter: dict[str, str] = field(default_factory=dict)  # metadata declared in the file itself
+    pages: tuple[Page, ...] = ()  # PDFs and images; empty for formats without pages
+    warnings: tuple[str, ...] = ()  # what the loader noticed (failed pages, low OCR confidence)
+
+    @property
+    def paged(self) -> bool:
+        """Text laid out on pages (PDF or image): line breaks are the layout's, not the author's."""
+        return self.format in ("pdf", "png", "jpeg", "tiff")
 
 
 @dataclass(frozen=True)
@@ -60,6 +95,9 @@ class DocumentMeta:
     effective_from: str | None = None  # ISO date the text takes effect, as it states
     effective_to: str | None = None  # ISO date it states for its own end
     validity: tuple[ValidityFact, ...] = ()  # what it says about its own and other texts' validity
+    pages: int | None = None  # page count of a PDF or image (None: a format without pages)
+    ocr_pages: tuple[int, ...] = ()  # pages whose text was read by OCR
+    ocr_confidence: float | None = None  # mean word confidence over the OCR pages (0–100)
 
 
 @dataclass(frozen=True)
@@ -106,6 +144,7 @@ class ParsedDocument:
     footnotes: tuple[Footnote, ...] = ()
     references: tuple[DocReference, ...] = ()
     warnings: tuple[str, ...] = ()
+    pages: tuple[Page, ...] = ()  # offsets (and OCR words) mapped into `text`
 
 
 def chunk_id(doc_id: str, breadcrumb: str, text: str) -> str:
@@ -130,6 +169,14 @@ class Chunk:
     section: str | None = None  # top-level dispatch section ("I", "II") when applicable
     footnotes: tuple[Footnote, ...] = ()  # footnotes cited inside this chunk
     context: str = ""  # heading context prepended for embedding/lexical search (title, breadcrumb)
+    pages: tuple[int, ...] = ()  # pages the chunk's text lies on (PDF, image), first to last
+    page_starts: tuple[int, ...] = ()  # where each of those pages begins in the text (the chunk's start at most)
+    words: tuple[OcrWord, ...] = ()  # OCR words of the chunk's text, offsets into the document text
+
+    @property
+    def page(self) -> int | None:
+        """The page the chunk starts on; None for documents without pages."""
+        return self.pages[0] if self.pages else None
 
     def search_text(self) -> str:
         """Text given to the embedder and the lexical index: context, body, cited footnotes."""
@@ -245,6 +292,12 @@ class Citation:
     status: str | None = None  # validity on the question's date: in_force, ended, not_yet (None: unknown)
     replaced_by: str | None = None  # số hiệu of the text that ended it, when one is stored
     ended_on: str | None = None  # ISO date it ended
+    page: int | None = None  # page the quote starts on (PDF, image); None for documents without pages
+    pages: tuple[int, ...] = ()  # every page the quote spans
+    boxes: tuple[tuple[int, float, float, float, float], ...] = ()  # (page, x0, y0, x1, y1) of the quoted OCR
+    # words, fractions of the page; only when the quote maps onto them with high confidence
+    ocr_confidence: float | None = None  # mean confidence of the quoted OCR words (0–100)
+    highlight_note: str | None = None  # why the quote is not highlighted on its OCR page
 
 
 @dataclass(frozen=True)

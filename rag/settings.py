@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_unzipped_bytes: int = Field(default=200 * 1024 * 1024, ge=1)  # DOCX: ZIP members, uncompressed
     max_pdf_pages: int = Field(default=2000, ge=1)
     max_text_chars: int = Field(default=10_000_000, ge=1)  # MD/TXT/HTML input, and extracted text
+    # OCR (scanned PDFs, PNG/JPEG/TIFF): Tesseract's Vietnamese model, in the same parser child as the rest.
+    ocr_max_pages: int = Field(default=100, ge=1)  # pages needing OCR in one file; more is refused up front
+    ocr_page_timeout_s: float = Field(default=60.0, gt=0)  # one page's OCR; a page over it fails, the rest stay
+    ocr_dpi: int = Field(default=300, ge=72, le=600)  # PDF pages are rendered at this resolution for OCR
+    max_image_pixels: int = Field(default=60_000_000, ge=1)  # one image or page (A4 at 600 dpi is 35 M)
+    ocr_min_confidence: float = Field(default=70.0, ge=0, le=100)  # mean word confidence below it: a warning
 
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)
@@ -113,6 +119,11 @@ class Settings(BaseSettings):
     @property
     def docstore_path(self) -> Path:
         return self.data_dir / "documents.sqlite"
+
+    @property
+    def originals_dir(self) -> Path:
+        """Originals of paged documents (PDF, images), by sha256: page images are rendered from them."""
+        return self.data_dir / "originals"
 
     @property
     def feedback_path(self) -> Path:

@@ -15,6 +15,7 @@ def hit_to_json(hit: Hit) -> dict[str, Any]:
     c = hit.chunk
     return {"chunk_id": c.id, "doc_id": c.doc_id, "title": hit.title, "number": hit.number,
             "breadcrumb": c.breadcrumb, "text": c.text, "start": c.start, "end": c.end, "article": c.article,
+            "page": c.page, "pages": list(c.pages),
             "score": round(hit.score, 6), "dense": None if hit.dense is None else round(hit.dense, 6),
             "lexical": None if hit.lexical is None else round(hit.lexical, 6), "rank": hit.rank}
 

@@ -144,6 +144,11 @@ def status_badge(cit: Mapping[str, Any], lang: str) -> str:
     return ""
 
 
+def _page_label(cit: Mapping[str, Any], lang: str) -> str:
+    """", trang 2" for a citation from a PDF or scan ('' for documents without pages)."""
+    return f", {esc(t('page', lang))} {int(cit['page'])}" if cit.get("page") is not None else ""
+
+
 def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
     """One citation: title, số hiệu, date, issuer, breadcrumb, passage with the quote marked, a link."""
     start, end = int(cit["start"]), int(cit["end"])
@@ -156,7 +161,7 @@ def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
             f'<header><span class="pq-n">[{int(cit["n"])}]</span> {kind}'
             f'<b>{esc(cit.get("title"))}</b>{status_badge(cit, lang)}</header>'
             f'<div class="pq-meta">{_meta_rows(cit, lang)}</div>'
-            f'<div class="pq-crumb">{esc(cit.get("breadcrumb"))}</div>'
+            f'<div class="pq-crumb">{esc(cit.get("breadcrumb"))}{_page_label(cit, lang)}</div>'
             f'<div class="pq-passage">{body}</div>'
             f'<a class="pq-open" href="{esc(doc_url(cit["doc_id"], start, end, lang))}" target="_blank" '
             f'rel="noopener">{esc(t("open_doc", lang))} ↗</a></article>')

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,8 +24,10 @@ from api.schemas import (
     UploadedFile,
     problem_responses,
 )
-from ingest.load import LoadError, sniff_format
+from ingest.load import LoadError, LoadLimits, sniff_format
+from ingest.page_image import page_png
 from ingest.pipeline import ingest_uploads, remove_document, safe_upload_name
+from rag.answer.locate import locate
 from rag.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -32,7 +35,7 @@ router = APIRouter(prefix="/v1/documents", tags=["documents"])
 DocId = Annotated[
     str, Path(min_length=1, max_length=200, description="Document id", examples=["dispatch-stttt-ttbcxb"])
 ]
-SUPPORTED = "Markdown, plain text (UTF-8), DOCX, PDF or HTML"
+SUPPORTED = "Markdown, plain text (UTF-8), DOCX, PDF (scanned too), HTML, PNG, JPEG or TIFF"
 
 ACCEPTED_TYPES = (
     "text/markdown",
@@ -40,6 +43,9 @@ ACCEPTED_TYPES = (
     "text/html",
     "application/pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "image/png",
+    "image/jpeg",
+    "image/tiff",
 )
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -208,3 +214,54 @@ async def delete_document(doc_id: DocId, principal: Admin, engine: EngineDep, me
         raise NotFound(f"no document with id {doc_id!r}")
     metrics.deleted.inc()
     return DeleteOut(id=doc_id, removed_chunks=removed)
+
+
+@router.get(
+    "/{doc_id}/pages/{page}",
+    summary="One page of a PDF or scan as an image, the quoted words highlighted",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The page as PNG; headers say whether (and "
+                     "why not) the quote is highlighted"}, **problem_responses(401, 403, 404, 422, 429, 503)},
+)
+async def page_image(doc_id: DocId, principal: Reader, engine: EngineDep, settings: SettingsDep,
+                     page: Annotated[int, Path(ge=1, le=100_000, description="1-based page number")],
+                     start: Annotated[int | None, Query(ge=0, description="Quote start (citation.start)")] = None,
+                     end: Annotated[int | None, Query(ge=0, description="Quote end (citation.end)")] = None,
+                     ) -> Response:
+    """The page rendered from the stored original. With a citation's `start`/`end`, the quoted OCR words are
+    highlighted from their boxes, but only when the quote maps onto them with high confidence; the
+    `X-Highlight` header says `yes`, or `no` with the reason in `X-Highlight-Note`."""
+    snap = engine.store.snapshot
+    doc = snap.docs.get(doc_id)
+    if doc is None:
+        raise NotFound(f"no document with id {doc_id!r}")
+    original = settings.originals_dir / doc.sha256
+    if not doc.meta.pages or not original.is_file():
+        raise NotFound(f"document {doc_id!r} has no page images (not a PDF or scan, or ingested before pages were "
+                       "kept: re-ingest it)")
+    if page > doc.meta.pages:
+        raise NotFound(f"document {doc_id!r} has {doc.meta.pages} pages")
+    boxes: list[tuple[float, float, float, float]] = []
+    note = "no quote given" if start is None or end is None else None
+    if start is not None and end is not None:
+        if end <= start or end > len(doc.text):
+            raise Unprocessable(f"start/end must be a span of the document's text (0 ≤ start < end ≤ {len(doc.text)})")
+        chunks = [snap.chunks[cid] for cid in snap.by_doc.get(doc_id, doc.chunk_ids) if cid in snap.chunks]
+        chunk = next((c for c in chunks if c.start <= start and end <= c.end), None)
+        if chunk is None:
+            note = "the quote does not lie inside one passage"
+        else:
+            where = locate(chunk, start, end, doc.text[start:end])
+            boxes = [b[1:] for b in where.boxes if b[0] == page]
+            note = where.highlight_note or (None if boxes else ("not an OCR page: its text layer has no word boxes"
+                                                                 if page not in doc.meta.ocr_pages else
+                                                                 "the quote is not on this page"))
+    data = await run_in_threadpool(original.read_bytes)
+    try:
+        png = await run_in_threadpool(page_png, data, page, boxes, LoadLimits.from_settings(settings))
+    except LoadError as exc:
+        raise Unprocessable(f"cannot draw page {page}: {exc}") from exc
+    headers = {"X-Highlight": "yes" if boxes else "no", "Cache-Control": "private, max-age=3600"}
+    if note:
+        headers["X-Highlight-Note"] = quote(note)
+    return Response(png, media_type="image/png", headers=headers)

@@ -1,4 +1,4 @@
-"""Per-format text extraction: Markdown/TXT in this process, DOCX, PDF and HTML through `_EXTRACTORS`."""
+"""Per-format text extraction: Markdown/TXT in this process; DOCX, PDF, HTML and images through `_EXTRACTORS`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,17 @@ from ingest.load.limits import (
     LoadError,
     LoadLimits,
     _check_chars,
+    _check_ocr_pages,
     _check_pages,
     _printable,
     _size,
 )
+from ingest.load.ocr import read_page
+from ingest.load.pages import Extracted, PageSource, Progress, assemble
+from ingest.load.raster import image_pages, open_image, open_pdfium, render_pdf_page
 from ingest.load.sniff import _decode_text, split_front_matter
+
+MIN_TEXT_LAYER_CHARS = 3  # a page with less text than this has no text layer worth keeping: it is OCRed
 
 
 def _plain_text(data: bytes, fmt: str, limits: LoadLimits) -> tuple[dict[str, str], str]:
@@ -62,7 +68,7 @@ def _text_of(el: Any) -> str:
     return "".join(node.text or "" for node in el.iter() if _local(node) == "t")
 
 
-def _docx_text(data: bytes, limits: LoadLimits) -> str:
+def _docx_text(data: bytes, limits: LoadLimits, progress: Progress) -> Extracted:
     check_docx_container(data, limits)
     import docx  # python-docx
 
@@ -79,7 +85,7 @@ def _docx_text(data: bytes, limits: LoadLimits) -> str:
                     cells = [" ".join(_text_of(p) for p in cell if _local(p) == "p").strip()
                              for cell in row if _local(cell) == "tc"]
                     lines.append("\n".join(c for c in cells if c))
-    return "\n\n".join(lines)
+    return Extracted("\n\n".join(lines))
 
 
 def _declared_pages(reader: Any) -> int:
@@ -89,7 +95,8 @@ def _declared_pages(reader: Any) -> int:
         return 0
 
 
-def _pdf_text(data: bytes, limits: LoadLimits) -> str:
+def _pdf_text(data: bytes, limits: LoadLimits, progress: Progress) -> Extracted:
+    """Each page's text layer; pages without one (scans) are rendered and OCRed."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
@@ -109,13 +116,38 @@ def _pdf_text(data: bytes, limits: LoadLimits) -> str:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise LoadError(f"corrupt PDF ({exc.__class__.__name__}: {_printable(str(exc))})") from exc
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise LoadError("PDF has no extractable text (scanned image? OCR is not supported)")
-    return text
+    blank = [i for i, t in enumerate(pages) if len(t.strip()) < MIN_TEXT_LAYER_CHARS]
+    sources = [PageSource(i + 1, text=t) for i, t in enumerate(pages)]
+    if blank:
+        _check_ocr_pages(len(blank), limits)  # before any page is rendered: a 500-page scan goes in seconds
+        pdf = open_pdfium(data)
+        progress(0, len(blank))
+        for done, i in enumerate(blank, 1):
+            sources[i] = PageSource(i + 1, read=read_page(render_pdf_page(pdf, i, limits),
+                                                          timeout_s=limits.ocr_page_timeout_s))
+            progress(done, len(blank))
+    out = assemble(sources, min_confidence=limits.ocr_min_confidence)
+    if not out.text.strip():
+        raise LoadError("PDF has no text: no text layer and OCR read nothing")
+    return out
 
 
-def _html_text(data: bytes, limits: LoadLimits) -> str:
+def _image_text(data: bytes, limits: LoadLimits, progress: Progress) -> Extracted:
+    """PNG, JPEG or TIFF (every page of a multi-page TIFF) through OCR."""
+    img = open_image(data, limits)
+    frames = getattr(img, "n_frames", 1)
+    sources: list[PageSource] = []
+    progress(0, frames)
+    for n, frame in enumerate(image_pages(img), 1):
+        sources.append(PageSource(n, read=read_page(frame, timeout_s=limits.ocr_page_timeout_s)))
+        progress(n, frames)
+    out = assemble(sources, min_confidence=limits.ocr_min_confidence)
+    if not out.text.strip():
+        raise LoadError("OCR found no text in the image" + (f" ({out.warnings[0]})" if out.warnings else ""))
+    return out
+
+
+def _html_text(data: bytes, limits: LoadLimits, progress: Progress) -> Extracted:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(data, "html.parser")
@@ -133,8 +165,9 @@ def _html_text(data: bytes, limits: LoadLimits) -> str:
             blocks.append(("- " if el.name == "li" else "") + txt)
     if not blocks:
         blocks = [soup.get_text("\n", strip=True)]
-    return "\n\n".join(blocks)
+    return Extracted("\n\n".join(blocks))
 
 
-_EXTRACTORS: dict[str, Callable[[bytes, LoadLimits], str]] = {
-    "docx": _docx_text, "pdf": _pdf_text, "html": _html_text}
+_EXTRACTORS: dict[str, Callable[[bytes, LoadLimits, Progress], Extracted]] = {
+    "docx": _docx_text, "pdf": _pdf_text, "html": _html_text, "png": _image_text, "jpeg": _image_text,
+    "tiff": _image_text}

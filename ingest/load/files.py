@@ -8,14 +8,17 @@ from pathlib import Path
 
 from ingest.load.extract import _plain_text
 from ingest.load.limits import LoadError, LoadLimits, _check_chars, _check_file_size, default_limits
+from ingest.load.pages import Extracted, Progress
 from ingest.load.sandbox import _run_bounded
 from ingest.load.sniff import SUPPORTED_SUFFIXES, sniff_format
 from rag.records import SourceDocument
 
 
-def load_bytes(data: bytes, name: str, *, timeout_s: float = 60.0, limits: LoadLimits | None = None
-               ) -> SourceDocument:
-    """Turn the raw bytes of one file into a SourceDocument or raise LoadError with a clear reason."""
+def load_bytes(data: bytes, name: str, *, timeout_s: float = 60.0, limits: LoadLimits | None = None,
+               progress: Progress | None = None) -> SourceDocument:
+    """Turn the raw bytes of one file into a SourceDocument or raise LoadError with a clear reason.
+
+    `progress(done, total)` hears of each OCR page as it is read."""
     limits = limits or default_limits()
     _check_file_size(len(data), limits)
     if not data or data.isspace():
@@ -24,18 +27,22 @@ def load_bytes(data: bytes, name: str, *, timeout_s: float = 60.0, limits: LoadL
     front: dict[str, str] = {}
     if fmt in ("md", "txt"):
         front, text = _plain_text(data, fmt, limits)
+        out = Extracted(text)
     else:
         if fmt == "html":
             _check_chars(len(data.decode("utf-8", errors="replace")), "the HTML (markup included)", limits)
-        text = _run_bounded(fmt, data, limits, timeout_s)
+        out = _run_bounded(fmt, data, limits, timeout_s, progress)
+        text = out.text
         _check_chars(len(text), f"the text extracted from the {fmt.upper()}", limits)
     if not text.strip():
         raise LoadError("no text in file")
     return SourceDocument(path=name, format=fmt,  # type: ignore[arg-type]
-                          text=text, sha256=hashlib.sha256(data).hexdigest(), front_matter=front)
+                          text=text, sha256=hashlib.sha256(data).hexdigest(), front_matter=front,
+                          pages=out.pages, warnings=out.warnings)
 
 
-def load_file(path: Path, *, timeout_s: float = 60.0, limits: LoadLimits | None = None) -> SourceDocument:
+def load_file(path: Path, *, timeout_s: float = 60.0, limits: LoadLimits | None = None,
+              progress: Progress | None = None) -> SourceDocument:
     """Read and load one file from disk (its size is checked before it is read)."""
     limits = limits or default_limits()
     try:
@@ -46,7 +53,7 @@ def load_file(path: Path, *, timeout_s: float = 60.0, limits: LoadLimits | None 
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror}") from exc
-    return load_bytes(data, str(path), timeout_s=timeout_s, limits=limits)
+    return load_bytes(data, str(path), timeout_s=timeout_s, limits=limits, progress=progress)
 
 
 def discover(paths: list[Path]) -> list[tuple[Path, Path]]:

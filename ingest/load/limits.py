@@ -29,11 +29,19 @@ class LoadLimits:
     max_unzipped_bytes: int
     max_pdf_pages: int
     max_text_chars: int
+    ocr_max_pages: int = 100
+    ocr_page_timeout_s: float = 60.0
+    ocr_dpi: int = 300
+    max_image_pixels: int = 60_000_000
+    ocr_min_confidence: float = 70.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadLimits:
         return cls(max_file_bytes=settings.max_file_bytes, max_unzipped_bytes=settings.max_unzipped_bytes,
-                   max_pdf_pages=settings.max_pdf_pages, max_text_chars=settings.max_text_chars)
+                   max_pdf_pages=settings.max_pdf_pages, max_text_chars=settings.max_text_chars,
+                   ocr_max_pages=settings.ocr_max_pages, ocr_page_timeout_s=settings.ocr_page_timeout_s,
+                   ocr_dpi=settings.ocr_dpi, max_image_pixels=settings.max_image_pixels,
+                   ocr_min_confidence=settings.ocr_min_confidence)
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +73,17 @@ def _check_chars(n: int, what: str, limits: LoadLimits) -> None:
 def _check_pages(n: int, limits: LoadLimits) -> None:
     if n > limits.max_pdf_pages:
         raise LoadError(f"PDF has {n:,} pages; the limit is {limits.max_pdf_pages:,} (POLICYQA_MAX_PDF_PAGES)")
+
+
+def _check_ocr_pages(n: int, limits: LoadLimits) -> None:
+    if n > limits.ocr_max_pages:
+        raise LoadError(f"{n:,} pages need OCR; the limit is {limits.ocr_max_pages:,} (POLICYQA_OCR_MAX_PAGES)")
+
+
+def _check_pixels(width: int, height: int, what: str, limits: LoadLimits) -> None:
+    if width * height > limits.max_image_pixels:
+        raise LoadError(f"{what} is {width:,} × {height:,} pixels; the limit is {limits.max_image_pixels:,} "
+                        "pixels (POLICYQA_MAX_IMAGE_PIXELS)")
 
 
 def _check_zip_directory(data: bytes) -> None:

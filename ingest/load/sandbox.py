@@ -1,4 +1,5 @@
-"""The parser child process: each DOCX/PDF/HTML parse runs killable, time-bounded and memory-capped."""
+"""The parser child process: each DOCX/PDF/HTML/image parse (OCR included) runs killable, time-bounded and
+memory-capped; OCR pages report progress, and each page report renews the deadline by one page's time limit."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import sys
 from functools import lru_cache
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
+from typing import Any
 
 from ingest.load.extract import _EXTRACTORS
 from ingest.load.limits import PARSER_MEMORY_BYTES, LoadError, LoadLimits, _printable, _size
+from ingest.load.pages import Extracted, Progress
+
+RENDER_MARGIN_S = 15.0  # beyond the OCR page limit: rendering the next page and assembling the text
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +31,11 @@ def _cap_memory(limit: int) -> None:
 
 
 def _parse_in_child(conn: Connection, fmt: str, data: bytes, limits: LoadLimits) -> None:
-    """Body of the parser process: send ("ok", text) or ("refused", reason)."""
+    """Body of the parser process: send ("progress", done, total)…, then ("ok", Extracted) or ("refused", reason)."""
     _cap_memory(PARSER_MEMORY_BYTES)
-    outcome: tuple[str, str]
+    outcome: tuple[str, Any]
     try:
-        outcome = ("ok", _EXTRACTORS[fmt](data, limits))
+        outcome = ("ok", _EXTRACTORS[fmt](data, limits, lambda done, total: conn.send(("progress", done, total))))
     except LoadError as exc:
         outcome = ("refused", str(exc))
     except MemoryError:
@@ -53,11 +58,12 @@ def _parser_context() -> BaseContext:
     main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # set under `python -m package`
     main_module = [main_spec.name] if main_spec is not None and main_spec.name != "__main__" else []
     ctx.set_forkserver_preload(["__main__", *main_module, "ingest.load.sandbox", "ingest.load.extract", "pypdf",
-                                "docx", "bs4"])
+                                "docx", "bs4", "PIL.Image", "numpy", "pytesseract", "pypdfium2"])
     return ctx
 
 
-def _run_bounded(fmt: str, data: bytes, limits: LoadLimits, timeout_s: float) -> str:
+def _run_bounded(fmt: str, data: bytes, limits: LoadLimits, timeout_s: float,
+                 progress: Progress | None = None) -> Extracted:
     # A parser on hostile input can loop or balloon within every size limit (a 15 kB PDF whose page inflates
     # to 75 MB of operators keeps pypdf busy ~75 s a page). A thread cannot be stopped, so each parse runs in
     # a child process that is killed at the deadline and capped in memory; a crash there is only a refusal.
@@ -74,20 +80,31 @@ def _run_bounded(fmt: str, data: bytes, limits: LoadLimits, timeout_s: float) ->
                         f"{_printable(str(exc))})") from exc
     try:
         sender.close()
-        if not receiver.poll(timeout_s):
-            raise LoadError(f"{fmt.upper()} parser timed out after {timeout_s:g}s (POLICYQA_PARSE_TIMEOUT_S)")
-        try:
-            status, payload = receiver.recv()
-        except EOFError:
-            proc.join(timeout=5)
-            log.warning("%s parser process ended without an answer (exit code %s); a script that loads files "
-                        "must keep its top-level code under `if __name__ == '__main__':`", fmt, proc.exitcode)
-            raise LoadError(f"{fmt.upper()} parser crashed (exit code {proc.exitcode})") from None
+        wait, ocr = timeout_s, False
+        while True:
+            if not receiver.poll(wait):
+                if ocr:
+                    raise LoadError(f"OCR of one page took over {wait:g}s (POLICYQA_OCR_PAGE_TIMEOUT_S "
+                                    f"{limits.ocr_page_timeout_s:g}s + {RENDER_MARGIN_S:g}s to render it)")
+                raise LoadError(f"{fmt.upper()} parser timed out after {timeout_s:g}s (POLICYQA_PARSE_TIMEOUT_S)")
+            try:
+                message = receiver.recv()
+            except EOFError:
+                proc.join(timeout=5)
+                log.warning("%s parser process ended without an answer (exit code %s); a script that loads files "
+                            "must keep its top-level code under `if __name__ == '__main__':`", fmt, proc.exitcode)
+                raise LoadError(f"{fmt.upper()} parser crashed (exit code {proc.exitcode})") from None
+            if message[0] != "progress":
+                status, payload = message
+                break
+            wait, ocr = limits.ocr_page_timeout_s + RENDER_MARGIN_S, True  # OCR pages: a deadline per page
+            if progress is not None:
+                progress(message[1], message[2])
     finally:
         receiver.close()
         if proc.is_alive():
             proc.kill()
         proc.join()
     if status != "ok":
-        raise LoadError(payload)
-    return str(payload)
+        raise LoadError(str(payload))
+    return payload  # type: ignore[no-any-return]

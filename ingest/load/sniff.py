@@ -11,7 +11,11 @@ import yaml
 from ingest.load.limits import MAX_FRONT_MATTER_CHARS, LoadError, _check_zip_directory
 
 SUPPORTED_SUFFIXES = {".md": "md", ".markdown": "md", ".txt": "txt", ".docx": "docx", ".pdf": "pdf",
-                      ".html": "html", ".htm": "html"}
+                      ".html": "html", ".htm": "html", ".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg",
+                      ".tif": "tiff", ".tiff": "tiff"}
+# Image signatures: scans and phone photos, read by OCR.
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"II*\x00", "tiff"),
+                (b"MM\x00*", "tiff"))
 
 
 def sniff_format(data: bytes, name: str = "") -> str:
@@ -19,6 +23,9 @@ def sniff_format(data: bytes, name: str = "") -> str:
     head = data[:2048]
     if head.startswith(b"%PDF-"):
         return "pdf"
+    for magic, fmt in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return fmt
     if head.startswith(b"PK\x03\x04"):
         _check_zip_directory(data)
         try:

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 
 from ingest.parse.header import parse_closing, parse_header
+from ingest.parse.pages import map_pages
 from ingest.parse.structure import (
     body_units,
     find_closing_start,
@@ -89,7 +90,7 @@ def _join_broken(m: re.Match[str]) -> str:
 
 def prepare_text(source: SourceDocument) -> str:
     """The normalised, markup-free text every offset of the parsed document points into."""
-    text = normalize_text(source.text, from_pdf=source.format == "pdf")
+    text = normalize_text(source.text, from_pdf=source.paged)
     if source.format == "md":
         text = normalize_text(_markdown_to_text(text))
     text = _relocate_footnotes(text)
@@ -165,6 +166,13 @@ def parse_document(source: SourceDocument, doc_id: str) -> ParsedDocument:
     own = own_number_conflict(meta.number, meta.issued_date)
     if own:
         warnings.append(own)
+    warnings = [*source.warnings, *warnings]
+    pages = map_pages(source.pages, source.text, text)
+    if pages:
+        ocr = [p for p in pages if p.ocr]
+        words = [w.confidence for p in ocr for w in p.words]
+        meta = replace(meta, pages=len(pages), ocr_pages=tuple(p.number for p in ocr),
+                       ocr_confidence=round(sum(words) / len(words), 1) if words else None)
     return ParsedDocument(
         doc_id=doc_id,
         source_path=source.path,
@@ -176,4 +184,5 @@ def parse_document(source: SourceDocument, doc_id: str) -> ParsedDocument:
         footnotes=tuple(notes),
         references=tuple(refs),
         warnings=tuple(warnings),
+        pages=pages,
     )

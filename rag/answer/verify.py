@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer.evidence import STOPWORDS
+from rag.answer.locate import locate
 from rag.records import Chunk, Citation, DocumentMeta
 from rag.text.docnumber import find_doc_references
 from rag.text.normalize import fold_accents
@@ -242,10 +243,13 @@ def verify(text: str, sources: Sequence[Source], doc_texts: dict[str, str]) -> V
             if key not in key_to_n:
                 key_to_n[key] = len(citations) + 1
                 quote = doc_texts[src.chunk.doc_id][start:end]
+                where = locate(src.chunk, start, end, quote)
                 citations.append(Citation(
                     n=key_to_n[key], doc_id=src.chunk.doc_id, chunk_id=src.chunk.id, title=src.meta.title,
                     number=src.meta.number, breadcrumb=src.chunk.breadcrumb, quote=quote, start=start, end=end,
-                    doc_type=src.meta.doc_type, issued_date=src.meta.issued_date, issuer=src.meta.issuer))
+                    doc_type=src.meta.doc_type, issued_date=src.meta.issued_date, issuer=src.meta.issuer,
+                    page=where.page, pages=where.pages, boxes=where.boxes, ocr_confidence=where.ocr_confidence,
+                    highlight_note=where.highlight_note))
             new_markers.append(key_to_n[key])
         if not new_markers:
             removed += 1

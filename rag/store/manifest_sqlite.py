@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from rag.records import Chunk, DocumentMeta, Footnote, StoredDocument, ValidityFact
+from rag.records import Chunk, DocumentMeta, Footnote, OcrWord, StoredDocument, ValidityFact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -59,6 +59,9 @@ def tokens_from_json(raw: str) -> list[str]:
 def chunk_from_json(raw: str) -> Chunk:
     d = json.loads(raw)
     d["footnotes"] = tuple(Footnote(**f) for f in d.get("footnotes", ()))
+    d["pages"] = tuple(d.get("pages", ()))
+    d["page_starts"] = tuple(d.get("page_starts", ()))
+    d["words"] = tuple(OcrWord(**{**w, "box": tuple(w["box"])}) for w in d.get("words", ()))
     return Chunk(**d)
 
 
@@ -67,6 +70,7 @@ def meta_from_json(raw: str) -> DocumentMeta:
     d["recipients"] = tuple(d.get("recipients", ()))
     d["cc"] = tuple(d.get("cc", ()))
     d["validity"] = tuple(ValidityFact(**f) for f in d.get("validity", ()))
+    d["ocr_pages"] = tuple(d.get("ocr_pages", ()))
     return DocumentMeta(**d)
 
 

@@ -330,7 +330,7 @@ def _zip(names: dict[str, bytes]) -> bytes:
         ("van-ban.docx", _zip({"readme.txt": b"hi"}), "ZIP archive"),
         ("bundle.zip", _zip({"a.md": b"# a"}), "ZIP archive"),
         ("cu.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "legacy"),
-        ("anh.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+        ("anh.txt", b"GIF89a\x01\x00\x01\x00\x00\x00\x00", "binary"),  # PNG, JPEG and TIFF are read by OCR
         ("latin1.txt", "Thông báo".encode("utf-16-le"), "binary"),
     ],
 )
