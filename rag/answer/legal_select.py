@@ -47,7 +47,7 @@ PENALTY_CLAUSE = 0.15  # a fine clause, up for a question about fines or points,
 ARTICLE_KIND_PENALTY = 0.3  # a transitional provision for a question about the rule itself
 RANGE_WEIGHT = 0.3  # a provision grading the question's quantity (25 km/h in "trên 20 km/h đến 35 km/h"), or not
 RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it before any word match
-_DEFINES = re.compile(r"^\d{1,3}\s?\.\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
+_DEFINES = re.compile(r"^(?:\d{1,3}\s?\.|[a-zđ]\))\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
 

@@ -132,3 +132,4 @@ def test_a_graded_point_is_picked_by_the_question_quantity(decree: SimpleNamespa
 
 def test_definition_clause_with_a_list() -> None:
     assert defines_asked_term("1. Báo hiệu đường bộ bao gồm: hiệu lệnh …", "Báo hiệu đường bộ gồm những loại nào?")
+    assert defines_asked_term("g) Xe gắn máy là xe có hai hoặc ba bánh …", "xe gan may la xe nhu the nao")
