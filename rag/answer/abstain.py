@@ -86,8 +86,9 @@ def pairs_covered(pairs: Sequence[tuple[str, str]], texts: Sequence[str], info: 
 
 
 def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool = False,
-             exact: bool = False, unknown: bool = False) -> dict[str, float]:
-    """The evidence features of one question (0 everywhere when nothing was retrieved)."""
+             exact: bool = False, unknown: bool = False, drafted: str = "") -> dict[str, float]:
+    """The evidence features of one question (0 everywhere when nothing was retrieved). `drafted`: the
+    provision-level draft, whose quoted lines (a fine clause's points deduction) can hold the needed fact."""
     if not hits:
         return dict.fromkeys(FEATURES, 0.0)
     terms = question_terms(info)
@@ -108,7 +109,7 @@ def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool
         "pairs_top1": pairs_covered(pairs, texts[:1], info),
         "pairs_top3": pairs_covered(pairs, texts, info),
         "agreement": agree,
-        "need_missing": float(missing_need(info.standalone, texts, translate_terms) is not None),
+        "need_missing": float(missing_need(info.standalone, [*texts, drafted], translate_terms) is not None),
         "named_document": float(named),
         "exact_reference": float(exact),
         "unknown_document": float(unknown),

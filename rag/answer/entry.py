@@ -84,7 +84,7 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         return Answer(question=question, standalone_question=info.standalone, text=NO_DOCS_TEXT[lang],
                       citations=(), abstained=True, language=lang, timings=timings)  # type: ignore[arg-type]
     legal = _legal_draft(info, kinds, hits, snapshot, statuses, filters)
-    values = evidence_features(info, hits, snapshot, filters)
+    values = evidence_features(info, hits, snapshot, filters, legal[0].text if legal is not None else "")
     cal = load_calibration()
     p = p_answerable(values, cal)
     weak = p < cal.threshold
@@ -176,12 +176,14 @@ def retrieve_for_answer(engine: Any, info: QueryInfo, filters: Filters | None, *
     return kinds, statuses, promote_structural(info, hits, snapshot)
 
 
-def evidence_features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, filters: Filters | None) -> dict[str, float]:
-    """The abstention model's inputs for one question."""
+def evidence_features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, filters: Filters | None,
+                      drafted: str = "") -> dict[str, float]:
+    """The abstention model's inputs for one question (`drafted`: the provision-level draft, if any)."""
     named = [d for d in named_documents(snapshot, info) if not filters or d not in filters.exclude_doc_ids]
     unknown = names_unknown_document(snapshot, info) or (bool(filters and filters.exclude_doc_ids) and not named
                                                          and bool(named_documents(snapshot, info)))
-    return features(info, hits, snapshot, named=bool(named), exact=bool(named and info.article), unknown=unknown)
+    return features(info, hits, snapshot, named=bool(named), exact=bool(named and info.article), unknown=unknown,
+                    drafted=drafted)
 
 
 def with_status(citation: Citation, status: DocStatus | None) -> Citation:
