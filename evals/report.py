@@ -207,7 +207,9 @@ def seed_report(payload: dict[str, Any], runs: Sequence[Any], items: Sequence[An
         notes.append(f"policyqa-scanned: the corpus as {scans['files']} image-only PDF(s) at level "
                      f"'{scans['level']}' (evals/scans), OCRed into a second fresh store: "
                      f"{scans['ingest']['chunks']} chunks, rendered in {scans['render_seconds']} s, "
-                     f"ingested in {scans['ingest_seconds']} s.")
+                     f"ingested in {scans['ingest_seconds']} s. {scans['judgeable']} of {scans['answerable']} "
+                     "answerable questions have an evidence string (or listed document) in some chunk of the OCR "
+                     "text: a misread evidence string matches no chunk, so that question counts as a miss.")
     return ReportData(
         title=f"policyqa eval: {payload['dataset']}", columns=columns, rows=payload["rows"],
         ids=[it.id for it in items],

@@ -200,8 +200,20 @@ def scanned_run(settings: Settings, embedder: Any, items: Sequence[EvalItem], co
         with fresh_engine(settings, embedder, [Path(tmp) / "scans"]) as (engine, report):
             ingest_s = time.perf_counter() - t0 - render_s
             run = run_system("policyqa-scanned", ours(engine), items)
+            judgeable = judgeable_items(engine, items)
+    answerable = sum(1 for it in items if it.answerable)
     return run, {"level": level.name, "files": len(scans), "render_seconds": round(render_s, 2),
-                 "ingest_seconds": round(ingest_s, 2), "ingest": report.to_json()}
+                 "ingest_seconds": round(ingest_s, 2), "ingest": report.to_json(),
+                 "judgeable": judgeable, "answerable": answerable}
+
+
+def judgeable_items(engine: Any, items: Sequence[EvalItem]) -> int:
+    """Answerable questions with at least one relevant chunk in the store: in a store of OCR text, an evidence
+    string OCR misread matches no chunk, so retrieval cannot be credited for that question whatever it finds."""
+    snap = engine.store.snapshot
+    passages = [chunk_passage(c, snap.docs[c.doc_id].meta if c.doc_id in snap.docs else None)
+                for c in snap.chunks.values()]
+    return sum(1 for it in items if it.answerable and any(is_relevant(p, it) for p in passages))
 
 
 def evaluate(settings: Settings, embedder: Any, items: Sequence[EvalItem], corpus: Sequence[Path], *,
