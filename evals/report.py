@@ -203,6 +203,13 @@ def seed_report(payload: dict[str, Any], runs: Sequence[Any], items: Sequence[An
              "Retrieval and citation metrics are over answerable questions; abstention metrics over all.",
              "Baselines are retrieval only: they 'cite' their top passages, never abstain, write no answer.",
              "Latencies exclude one untimed warm-up question per system."]
+    if scans := payload.get("scanned"):
+        notes.append(f"policyqa-scanned: the corpus as {scans['files']} image-only PDF(s) at level "
+                     f"'{scans['level']}' (evals/scans), OCRed into a second fresh store: "
+                     f"{scans['ingest']['chunks']} chunks, rendered in {scans['render_seconds']} s, "
+                     f"ingested in {scans['ingest_seconds']} s. {scans['judgeable']} of {scans['answerable']} "
+                     "answerable questions have an evidence string (or listed document) in some chunk of the OCR "
+                     "text: a misread evidence string matches no chunk, so that question counts as a miss.")
     return ReportData(
         title=f"policyqa eval: {payload['dataset']}", columns=columns, rows=payload["rows"],
         ids=[it.id for it in items],

@@ -16,6 +16,8 @@ from evals import metrics as m
 from evals.baselines import RawDoc, hit_passages, langchain_passages, open_langchain_index, search_passages
 from evals.dataset import EvalItem
 from evals.relevance import Passage, chunk_passage, is_relevant
+from evals.scans.corpus import scan_corpus
+from evals.scans.degrade import Degradation
 from ingest.load import LoadError, discover, load_file
 from ingest.pipeline import ingest_paths
 from rag.answer.entry import answer
@@ -187,10 +189,38 @@ def raw_docs(engine: Any, corpus: Sequence[Path]) -> list[RawDoc]:
     return docs
 
 
+def scanned_run(settings: Settings, embedder: Any, items: Sequence[EvalItem], corpus: Sequence[Path],
+                level: Degradation) -> tuple[SystemRun, dict[str, Any]]:
+    """The corpus as image-only scans at `level`, ingested (by OCR) into a second fresh store and asked the
+    same questions: the `policyqa-scanned` row, and its ingest report."""
+    with tempfile.TemporaryDirectory(prefix="policyqa-eval-scans-") as tmp:
+        t0 = time.perf_counter()
+        scans = scan_corpus(corpus, Path(tmp) / "scans", level)
+        render_s = time.perf_counter() - t0
+        with fresh_engine(settings, embedder, [Path(tmp) / "scans"]) as (engine, report):
+            ingest_s = time.perf_counter() - t0 - render_s
+            run = run_system("policyqa-scanned", ours(engine), items)
+            judgeable = judgeable_items(engine, items)
+    answerable = sum(1 for it in items if it.answerable)
+    return run, {"level": level.name, "files": len(scans), "render_seconds": round(render_s, 2),
+                 "ingest_seconds": round(ingest_s, 2), "ingest": report.to_json(),
+                 "judgeable": judgeable, "answerable": answerable}
+
+
+def judgeable_items(engine: Any, items: Sequence[EvalItem]) -> int:
+    """Answerable questions with at least one relevant chunk in the store: in a store of OCR text, an evidence
+    string OCR misread matches no chunk, so retrieval cannot be credited for that question whatever it finds."""
+    snap = engine.store.snapshot
+    passages = [chunk_passage(c, snap.docs[c.doc_id].meta if c.doc_id in snap.docs else None)
+                for c in snap.chunks.values()]
+    return sum(1 for it in items if it.answerable and any(is_relevant(p, it) for p in passages))
+
+
 def evaluate(settings: Settings, embedder: Any, items: Sequence[EvalItem], corpus: Sequence[Path], *,
-             compare: bool = False, store: Path | None = None) -> dict[str, Any]:
+             compare: bool = False, store: Path | None = None,
+             scanned: Degradation | None = None) -> dict[str, Any]:
     """Ingest the corpus into a fresh store (or into `store`, kept), run every system, return summaries and
-    outcomes."""
+    outcomes; with `scanned`, also the corpus's scans at that level in a second fresh store."""
     t0 = time.perf_counter()
     with fresh_engine(settings, embedder, corpus, store) as (engine, report):
         ingest_s = time.perf_counter() - t0
@@ -206,5 +236,8 @@ def evaluate(settings: Settings, embedder: Any, items: Sequence[EvalItem], corpu
                 extra["langchain_chunks"] = index.chunks
                 search = partial(langchain_passages, index)
                 runs.append(run_system("langchain", retriever(search, cite), items))
-        return {"runs": runs, "ingest": report.to_json(), "ingest_seconds": round(ingest_s, 2),
-                "embedding_model": getattr(embedder, "model_id", ""), **extra}
+    if scanned is not None:
+        run, extra["scanned"] = scanned_run(settings, embedder, items, corpus, scanned)
+        runs.insert(1, run)
+    return {"runs": runs, "ingest": report.to_json(), "ingest_seconds": round(ingest_s, 2),
+            "embedding_model": getattr(embedder, "model_id", ""), **extra}

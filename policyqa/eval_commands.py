@@ -45,6 +45,10 @@ def eval_command(
     compare: CompareOpt = False,
     store: Annotated[Path | None, typer.Option("--store", help="Data dir to ingest the corpus into and keep "
                                                "(default: a fresh temporary store)")] = None,
+    scanned: Annotated[bool, typer.Option("--scanned", help="Also ingest the corpus as image-only scans (OCR) "
+                                          "into a second fresh store: the policyqa-scanned row")] = False,
+    scan_level: Annotated[str, typer.Option("--scan-level", help="Damage of the scans: clean, clean-200, scan "
+                                            "or photo (evals/scans/degrade.py)")] = "scan",
     out: OutOpt = Path("reports"),
     verbose: VerboseOpt = False,
 ) -> None:
@@ -53,8 +57,11 @@ def eval_command(
     from evals.dataset import DatasetError, load_dataset
     from evals.report import format_table, seed_report, write_report
     from evals.run import evaluate
+    from evals.scans.degrade import LEVELS
 
     setup_logging(verbose)
+    if scan_level not in LEVELS:
+        raise fail(f"--scan-level must be one of {', '.join(LEVELS)}, not {scan_level!r}")
     try:
         items = load_dataset(dataset)
     except DatasetError as exc:
@@ -66,7 +73,8 @@ def eval_command(
     if missing:
         raise fail(f"no such corpus path: {', '.join(missing)}")
     started = time.perf_counter()
-    result = evaluate(settings, state.embedder(settings), items, paths, compare=compare, store=store)
+    result = evaluate(settings, state.embedder(settings), items, paths, compare=compare, store=store,
+                      scanned=LEVELS[scan_level] if scanned else None)
     payload = payload_of(result, time.perf_counter() - started, dataset=str(dataset))
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -7,16 +7,18 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 import gradio as gr
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.runtime import open_runtime
 from rag.settings import Settings
 from ui import render
-from ui.access import UiKeyMiddleware
-from ui.backend import Backend, BackendUnavailable, HttpBackend, InProcessBackend
+from ui.access import UiKeyMiddleware, presented_key
+from ui.backend import Backend, BackendUnavailable, HttpBackend, InProcessBackend, PageImage
+from ui.i18n import t
 from ui.layout import build_ui
+from ui.page_view import page_html
 from ui.tabs.chat import ASK_CONCURRENCY
 
 __all__ = ["ASK_CONCURRENCY", "THEME", "build_ui", "mount_ui", "serve_ui", "standalone_app"]
@@ -51,6 +53,16 @@ def _doc_page(backend: Backend, doc_id: str, start: int | None, end: int | None,
                         status_code=200 if doc else 404)
 
 
+def _page_view(backend: Backend, doc_id: str, page: int, start: int | None, end: int | None, key: str | None,
+               lang: str) -> HTMLResponse:
+    try:
+        view = backend.page(doc_id, page, start, end, key)
+    except BackendUnavailable as exc:
+        view = PageImage(503, detail=str(exc))
+    title = f"{doc_id}, {t('page', lang)} {page}"
+    return HTMLResponse(page_html(view, title=title, lang=lang), status_code=view.status)
+
+
 def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -> FastAPI:
     """Mount the UI at /ui (with / redirecting there and the document view at /ui-doc/{id}).
 
@@ -70,6 +82,14 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
                             lang: str = Query(default="vi", pattern="^(vi|en)$")) -> HTMLResponse:
         return await run_in_threadpool(_doc_page, bound, doc_id, start, end, lang)
 
+    @app.get(f"/{render.PAGE_ROUTE}/{{doc_id}}/{{page}}", include_in_schema=False, response_class=HTMLResponse)
+    async def page_view(request: Request, doc_id: str, page: int = Path(ge=1, le=100_000),
+                        start: int | None = Query(default=None, ge=0), end: int | None = Query(default=None, ge=0),
+                        lang: str = Query(default="vi", pattern="^(vi|en)$")) -> HTMLResponse:
+        # The API's page endpoint behind the browser's key, as the document view does for the full text.
+        key = presented_key(request.headers.raw)
+        return await run_in_threadpool(_page_view, bound, doc_id, page, start, end, key, lang)
+
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
         @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
         async def to_ui() -> RedirectResponse:
@@ -78,7 +98,8 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
     keys = settings.parsed_api_keys()
     if keys:
         # With keys configured the UI is not public either: one Basic prompt (key as password) covers it.
-        app.add_middleware(UiKeyMiddleware, keys=keys.keys(), prefixes=("/ui", f"/{render.DOC_ROUTE}"))
+        prefixes = ("/ui", f"/{render.DOC_ROUTE}", f"/{render.PAGE_ROUTE}")
+        app.add_middleware(UiKeyMiddleware, keys=keys.keys(), prefixes=prefixes)
     demo = build_ui(backend)
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     gr.mount_gradio_app(app, demo, path="/ui", footer_links=[], run_history=False, css=_css(), head=_head(),

@@ -10,12 +10,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
+from ingest.load import LoadError, LoadLimits
+from ingest.page_image import BadSpan, PageMissing, page_view
 from ingest.pipeline import ingest_uploads
 from rag.answer.events import Event, answer_events
 from rag.keys import role_for_key
@@ -34,6 +36,17 @@ class UploadDenied(PermissionError):
     """The admin key is missing, wrong, or belongs to a reader."""
 
 
+@dataclass(frozen=True)
+class PageImage:
+    """A page of a PDF or scan as the API's page endpoint gives it, or why it could not (status ≠ 200)."""
+
+    status: int
+    png: bytes = b""
+    highlighted: bool = False  # X-Highlight: yes
+    note: str | None = None  # X-Highlight-Note: why the quote is not highlighted
+    detail: str = ""  # the problem's detail when status ≠ 200
+
+
 class Backend(Protocol):
     settings: Settings
 
@@ -47,6 +60,10 @@ class Backend(Protocol):
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """One document's summary plus `text` and `chunks` [{id, start, end, text}], or None."""
+        ...
+
+    def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:
+        """Page `page` of a document as PNG with the quote [start, end) highlighted; `key` is the browser's."""
         ...
 
     def upload_needs_key(self) -> bool:
@@ -112,6 +129,19 @@ class InProcessBackend:
         return {**document_summary(doc), "text": doc.text,
                 "chunks": [{"id": c.id, "start": c.start, "end": c.end, "text": c.text,
                             "breadcrumb": c.breadcrumb} for c in chunks]}
+
+    def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:
+        engine = self._engine()  # the UI's key middleware has checked the browser's key already
+        try:
+            view = page_view(engine.store.snapshot, engine.settings.originals_dir, doc_id, page, start, end,
+                             LoadLimits.from_settings(engine.settings))
+        except PageMissing as exc:
+            return PageImage(404, detail=str(exc))
+        except BadSpan as exc:
+            return PageImage(422, detail=str(exc))
+        except LoadError as exc:
+            return PageImage(422, detail=f"cannot draw page {page}: {exc}")
+        return PageImage(200, view.png, view.highlighted, view.note)
 
     def upload_needs_key(self) -> bool:
         return bool(self.settings.parsed_api_keys())
@@ -219,6 +249,21 @@ class HttpBackend:
             out = {**data["document"], "text": data["text"], "chunks": data.get("chunks", [])}
         self._docs[doc_id] = (time.monotonic(), out)
         return out
+
+    def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:
+        params = {k: v for k, v in (("start", start), ("end", end)) if v is not None}
+        try:  # the browser's key first, as for uploads: the API decides what that reader may see
+            resp = self._client.get(f"/v1/documents/{quote(doc_id, safe='')}/pages/{int(page)}", params=params,
+                                    headers=self._headers(key))
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+        if resp.status_code == 200:
+            note = resp.headers.get("x-highlight-note")
+            return PageImage(200, resp.content, resp.headers.get("x-highlight") == "yes",
+                             unquote(note) if note else None)
+        if resp.status_code in (401, 403, 404, 422):
+            return PageImage(resp.status_code, detail=_problem(resp))
+        raise BackendUnavailable(_problem(resp))
 
     def upload_needs_key(self) -> bool:
         # The remote decides; ask for a key unless one was given on the command line.

@@ -18,6 +18,7 @@ MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")
 _BULLET = re.compile(r"^(\s*)([-•+]\s+)")
 DOC_ROUTE = "ui-doc"  # the document view lives at /ui-doc/{doc_id}, beside the Gradio mount at /ui
+PAGE_ROUTE = "ui-page"  # a page of a PDF or scan as an image: /ui-page/{doc_id}/{page}
 
 
 def esc(text: object) -> str:
@@ -51,6 +52,20 @@ def doc_url(doc_id: str, start: int | None = None, end: int | None = None, lang:
     if start is not None and end is not None:
         url += f"&start={int(start)}&end={int(end)}#passage"
     return url
+
+
+def page_url(doc_id: str, page: int, start: int, end: int, lang: str = "vi") -> str:
+    """Relative link from the Gradio page (/ui/) to the image of a cited page, the quote highlighted."""
+    return (f"../{PAGE_ROUTE}/{quote(doc_id, safe='')}/{int(page)}?lang={quote(lang)}"
+            f"&start={int(start)}&end={int(end)}")
+
+
+def _page_link(cit: Mapping[str, Any], start: int, end: int, lang: str) -> str:
+    if cit.get("page") is None:
+        return ""
+    url = page_url(cit["doc_id"], int(cit["page"]), start, end, lang)
+    return (f' <a class="pq-open pq-page" href="{esc(url)}" target="_blank" rel="noopener">'
+            f'{esc(t("open_page", lang))} ↗</a>')
 
 
 def cite_id(turn: int, n: int) -> str:
@@ -164,7 +179,7 @@ def source_card(cit: Mapping[str, Any], *, turn: int, lang: str = "vi") -> str:
             f'<div class="pq-crumb">{esc(cit.get("breadcrumb"))}{_page_label(cit, lang)}</div>'
             f'<div class="pq-passage">{body}</div>'
             f'<a class="pq-open" href="{esc(doc_url(cit["doc_id"], start, end, lang))}" target="_blank" '
-            f'rel="noopener">{esc(t("open_doc", lang))} ↗</a></article>')
+            f'rel="noopener">{esc(t("open_doc", lang))} ↗</a>{_page_link(cit, start, end, lang)}</article>')
 
 
 def related_card(hit: Mapping[str, Any], *, lang: str = "vi") -> str:
@@ -270,7 +285,7 @@ def document_page(doc: Mapping[str, Any] | None, *, start: int | None = None, en
     if doc is None:
         body = (f"<main><p>{esc(t('doc_not_found', lang))}</p>"
                 f"<p><a href=\"../ui/\">{esc(t('doc_back', lang))}</a></p></main>")
-        return _page(t("doc_not_found", lang), body, lang)
+        return html_page(t("doc_not_found", lang), body, lang)
     text = str(doc.get("text") or "")
     if start is not None and end is not None and 0 <= start < end <= len(text):
         shown = (f"{esc(text[:start])}<mark id=\"passage\" title=\"{esc(t('doc_passage', lang))}\">"
@@ -281,10 +296,10 @@ def document_page(doc: Mapping[str, Any] | None, *, start: int | None = None, en
     body = (f'<main><p><a href="../ui/">← {esc(t("doc_back", lang))}</a></p>'
             f"<h1>{kind}{esc(doc.get('title'))}</h1><div class=\"meta\">{_meta_rows(doc, lang)}</div>"
             f'<div class="text">{shown}</div></main>')
-    return _page(str(doc.get("title") or ""), body, lang)
+    return html_page(str(doc.get("title") or ""), body, lang)
 
 
-def _page(title: str, body: str, lang: str) -> str:
+def html_page(title: str, body: str, lang: str) -> str:
     return (f'<!doctype html><html lang="{esc(lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{esc(title)}</title><style>{DOC_PAGE_CSS}</style></head><body>{body}</body></html>")

@@ -25,9 +25,8 @@ from api.schemas import (
     problem_responses,
 )
 from ingest.load import LoadError, LoadLimits, sniff_format
-from ingest.page_image import page_png
+from ingest.page_image import BadSpan, PageMissing, page_view
 from ingest.pipeline import ingest_uploads, remove_document, safe_upload_name
-from rag.answer.locate import locate
 from rag.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -231,37 +230,16 @@ async def page_image(doc_id: DocId, principal: Reader, engine: EngineDep, settin
     """The page rendered from the stored original. With a citation's `start`/`end`, the quoted OCR words are
     highlighted from their boxes, but only when the quote maps onto them with high confidence; the
     `X-Highlight` header says `yes`, or `no` with the reason in `X-Highlight-Note`."""
-    snap = engine.store.snapshot
-    doc = snap.docs.get(doc_id)
-    if doc is None:
-        raise NotFound(f"no document with id {doc_id!r}")
-    original = settings.originals_dir / doc.sha256
-    if not doc.meta.pages or not original.is_file():
-        raise NotFound(f"document {doc_id!r} has no page images (not a PDF or scan, or ingested before pages were "
-                       "kept: re-ingest it)")
-    if page > doc.meta.pages:
-        raise NotFound(f"document {doc_id!r} has {doc.meta.pages} pages")
-    boxes: list[tuple[float, float, float, float]] = []
-    note = "no quote given" if start is None or end is None else None
-    if start is not None and end is not None:
-        if end <= start or end > len(doc.text):
-            raise Unprocessable(f"start/end must be a span of the document's text (0 ≤ start < end ≤ {len(doc.text)})")
-        chunks = [snap.chunks[cid] for cid in snap.by_doc.get(doc_id, doc.chunk_ids) if cid in snap.chunks]
-        chunk = next((c for c in chunks if c.start <= start and end <= c.end), None)
-        if chunk is None:
-            note = "the quote does not lie inside one passage"
-        else:
-            where = locate(chunk, start, end, doc.text[start:end])
-            boxes = [b[1:] for b in where.boxes if b[0] == page]
-            note = where.highlight_note or (None if boxes else ("not an OCR page: its text layer has no word boxes"
-                                                                 if page not in doc.meta.ocr_pages else
-                                                                 "the quote is not on this page"))
-    data = await run_in_threadpool(original.read_bytes)
     try:
-        png = await run_in_threadpool(page_png, data, page, boxes, LoadLimits.from_settings(settings))
+        view = await run_in_threadpool(page_view, engine.store.snapshot, settings.originals_dir, doc_id, page,
+                                       start, end, LoadLimits.from_settings(settings))
+    except PageMissing as exc:
+        raise NotFound(str(exc)) from exc
+    except BadSpan as exc:
+        raise Unprocessable(str(exc)) from exc
     except LoadError as exc:
         raise Unprocessable(f"cannot draw page {page}: {exc}") from exc
-    headers = {"X-Highlight": "yes" if boxes else "no", "Cache-Control": "private, max-age=3600"}
-    if note:
-        headers["X-Highlight-Note"] = quote(note)
-    return Response(png, media_type="image/png", headers=headers)
+    headers = {"X-Highlight": "yes" if view.highlighted else "no", "Cache-Control": "private, max-age=3600"}
+    if view.note:
+        headers["X-Highlight-Note"] = quote(view.note)
+    return Response(view.png, media_type="image/png", headers=headers)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from evals.scans.degrade import LEVELS, Degradation, degrade, to_pdf
 from evals.scans.render import ScanDocument, render_pages
-from ingest.load import load_file
+from ingest.load import discover, load_file
 from ingest.parse.document import prepare_text
 
 _RULE = re.compile(r"^[-_=–—*.\s]*$")
@@ -96,3 +97,21 @@ def build_scan(stem: str, doc: ScanDocument, level: Degradation = LEVELS["scan"]
         lvl = LEVELS["photo"] if level.name == "scan" and len(pages) > 1 and i == len(pages) - 1 else level
         damaged.append(degrade(page, lvl, seed=seed + i))
     return ScanFile(f"{stem}.pdf", to_pdf(damaged, level.dpi), len(pages), doc.reference())
+
+
+def scan_corpus(corpus: Sequence[Path], folder: Path, level: Degradation = LEVELS["scan"]) -> list[Path]:
+    """Each text document of the corpus (files and folders) written under `folder` as an image-only PDF of the
+    whole document, at the path that gives it the text original's document id (the same stem; the same
+    relative path inside a folder), so relevance judgements made for the text carry over to the scan."""
+    written = []
+    for root, path in discover(list(corpus)):
+        if path.suffix not in (".md", ".txt") or path.stem in ("provenance", "catalog"):
+            continue
+        inside = path.relative_to(root)  # a file given alone is its parent folder's child
+        text = prepare_text(load_file(path))
+        scan = build_scan(path.stem, scan_document(text), level)
+        out = folder / inside.with_suffix(".pdf")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(scan.data)
+        written.append(out)
+    return written

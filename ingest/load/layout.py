@@ -247,8 +247,17 @@ def repeated_furniture(layouts: list[PageLayout]) -> set[str]:
     return {k for k, n in seen.items() if n >= 2}
 
 
+def _continues(prev: Segment, seg: Segment, left: int, width: int) -> bool:
+    """A wrapped line: the one above runs across the page and this one starts at the block's left edge, not
+    indented as a paragraph's (or a list item's) first line is."""
+    rules = ocr_rules()
+    return (prev.right - prev.left >= rules["wrapped_line_width"] * width
+            and seg.left - left <= rules["indent"] * width)
+
+
 def page_text(layout: PageLayout, page: int, offset: int, drop: set[str]) -> tuple[str, list[OcrWord]]:
-    """The page's text (lines joined by newlines, blocks by blank lines) and its words with offsets.
+    """The page's text (wrapped lines joined by spaces, other lines by newlines, blocks by blank lines) and its
+    words with offsets.
 
     `offset` is where the page's text will start in the document's text; margin lines whose key is in
     `drop` are left out, the other margin lines are kept in place (a lone margin line may be text)."""
@@ -265,9 +274,10 @@ def page_text(layout: PageLayout, page: int, offset: int, drop: set[str]) -> tup
         if b:
             parts.append("\n\n")
             pos += 2
+        left = min(s.left for s in block)
         for n, seg in enumerate(block):
             if n:
-                parts.append("\n")
+                parts.append(" " if _continues(block[n - 1], seg, left, layout.width) else "\n")
                 pos += 1
             for k, w in enumerate(seg.words):
                 if k:

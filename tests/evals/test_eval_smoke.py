@@ -106,3 +106,21 @@ def test_eval_rejects_a_malformed_dataset(cli, tmp_path: Path) -> None:  # noqa:
     result = CliRunner().invoke(app, ["eval", str(bad), "--json"])
     assert result.exit_code == 2
     assert "bad.jsonl:2: 'question' must be a non-empty string" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_scanned_eval_reports_text_and_scanned_rows(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """`--scanned` on five seed questions (every 14th, spread over the dispatch), at the clean level: the OCR
+    path end to end (render, image-only PDF, OCR, same document id), not the damage of the `scan` level, whose
+    gap is measured by the full run in the README."""
+    lines = [ln for ln in SEED.read_text(encoding="utf-8").splitlines() if ln.strip()][::14]
+    path = tmp_path / "five.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = json.loads(cli("eval", str(path), "--corpus", str(CORPUS / "dispatch-STTTT-TTBCXB.md"), "--scanned",
+                         "--scan-level", "clean", "--json"))
+    rows = {r["system"]: r for r in out["rows"]}
+    assert list(rows) == ["policyqa", "policyqa-scanned"] and rows["policyqa-scanned"]["n"] == len(lines) == 5
+    assert out["scanned"]["level"] == "clean" and out["scanned"]["files"] == 1
+    assert out["scanned"]["ingest"]["documents"] == 1 and not out["scanned"]["ingest"]["failed"]
+    assert rows["policyqa-scanned"]["hit@5"] >= rows["policyqa"]["hit@5"] - 0.2, rows

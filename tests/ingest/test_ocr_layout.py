@@ -45,8 +45,22 @@ def test_header_columns_are_kept_apart_row_by_row() -> None:
     assert blocks[1] == "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc"
     assert blocks[2] == "Số: 12/STTTT-TTBCXB"
     assert blocks[3] == "Kon Tum, ngày 5 tháng 8 năm 2024"
-    # A short last line of a paragraph is the paragraph's, not a column.
-    assert blocks[4].endswith("để biết\nthực hiện.")
+    # A short last line of a paragraph is the paragraph's, not a column; wrapped, it joins the line above.
+    assert blocks[4].endswith("để biết thực hiện.")
+
+
+def test_wrapped_lines_join_and_indented_lines_start_anew() -> None:
+    words = _line("Trên cơ sở chỉ đạo, định hướng của Trung ương và của tỉnh, Sở Thông", 450, 800, 1)
+    words += _line("Tin đề nghị các cơ quan báo chí tỉnh tích cực phối hợp triển khai", 354, 872, 2)
+    words += _line("tuyên truyền:", 354, 944, 3)
+    words += _line("- Các Sở, ban, ngành thuộc tỉnh;", 450, 1016, 4)
+    words += _line("- Ủy ban nhân dân các huyện, thành phố;", 450, 1088, 5)
+    text, ocr_words = page_text(page_layout(words, W, H), 1, 0, set())
+    # Only a line under a line that ran across the page, starting at the left edge, continues it.
+    assert text == ("Trên cơ sở chỉ đạo, định hướng của Trung ương và của tỉnh, Sở Thông Tin đề nghị các cơ quan "
+                    "báo chí tỉnh tích cực phối hợp triển khai tuyên truyền:\n- Các Sở, ban, ngành thuộc tỉnh;\n"
+                    "- Ủy ban nhân dân các huyện, thành phố;")
+    assert all(text[w.start:w.end] == w.text for w in ocr_words)
 
 
 def test_page_numbers_and_running_headers_are_dropped() -> None:
