@@ -96,15 +96,19 @@ def eval_alqac_command(
                                             "lower-cased syllables of whole articles")] = False,
     split: Annotated[str, typer.Option("--split", help="all, or the adapter's split of the questions: train "
                                        "(trained on) or dev (held out)")] = "all",
+    adapter: Annotated[str, typer.Option("--adapter", help="Bi-encoder of the policyqa row: 'alqac' (the LoRA "
+                                         "adapter learned on ALQAC train, dense weight 0.45), 'none' (the "
+                                         "bundled weights, the configured dense weight) or a folder")] = "alqac",
     out: OutOpt = Path("reports"),
     verbose: VerboseOpt = False,
 ) -> None:
     """Article-level retrieval on ALQAC 2025: hit@k, mrr@10 and macro F2 (store cached by content hash).
 
-    With --compare, the other bi-encoder's rows join the same run: the shipped ALQAC adapter (`alqac-lora`,
-    `alqac-lora-dense`) when none is configured, else the bundled weights (`untrained`, `untrained-dense`)."""
+    The policyqa row is the ALQAC deployment: the adapter learned on ALQAC train (--adapter none: the bundled
+    weights). With --compare, the other bi-encoder's rows join the same run: the bundled weights
+    (`untrained`, `untrained-dense`) beside the adapter, or the adapter (`alqac-lora`, `alqac-lora-dense`)."""
     # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
-    from evals.alqac import DEV_FRACTION, evaluate_alqac, load_questions, split_questions
+    from evals.alqac import ADAPTER_DENSE_WEIGHT, DEV_FRACTION, evaluate_alqac, load_questions, split_questions
     from evals.report import alqac_report, format_table, write_report
     from rag.settings import BUNDLED_MODEL
 
@@ -115,17 +119,21 @@ def eval_alqac_command(
     if split not in ("all", "train", "dev"):
         raise fail(f"--split must be all, train or dev, not {split!r}")
     state = context_of(ctx)
-    settings = state.settings
+    bundled = state.settings.model_copy(update={"embedding_adapter": "none"})
+    trained = state.settings.model_copy(update={"embedding_adapter": adapter, "dense_weight": ADAPTER_DENSE_WEIGHT})
+    with_adapter = adapter != "none" and state.settings.embedding_model == BUNDLED_MODEL
+    settings = trained if with_adapter else bundled
     k = f2_k or settings.top_k
     ids = None
     if split != "all":
         train_q, dev_q = split_questions(load_questions(questions)[0], DEV_FRACTION)
         ids = {q.id for q in (dev_q if split == "dev" else train_q)}
-    extra = []  # the other bi-encoder in the same run: the shipped adapter, or without one the bundled weights
+    extra = []  # the other bi-encoder in the same run: the bundled weights beside the adapter, or the adapter
     if compare and settings.embedding_model == BUNDLED_MODEL:
-        other = "alqac" if settings.embedding_adapter == "none" else "none"
-        name = "alqac-lora" if other == "alqac" else "untrained"
-        extra.append((name, state.embedder(settings.model_copy(update={"embedding_adapter": other}))))
+        other_settings = bundled if with_adapter else state.settings.model_copy(
+            update={"embedding_adapter": "alqac", "dense_weight": ADAPTER_DENSE_WEIGHT})
+        name = "untrained" if with_adapter else "alqac-lora"
+        extra.append((name, state.embedder(other_settings), other_settings))
     started = time.perf_counter()
     result = evaluate_alqac(settings, state.embedder(settings), laws, questions, limit=limit, compare=compare,
                             f2_k=k, reference=reference, question_ids=ids, extra=extra)

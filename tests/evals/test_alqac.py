@@ -26,7 +26,7 @@ from tests.conftest import SHARED, make_settings
 
 ALQAC = SHARED / "data" / "alqac2025"
 SUBSET = ["Luật Thanh niên", "Luật Tiếp cận thông tin"]
-ROWS = ["policyqa", "bm25", "dense", "langchain", "alqac-lora", "alqac-lora-dense"]  # + the other bi-encoder
+ROWS = ["policyqa", "bm25", "dense", "langchain", "untrained", "untrained-dense"]  # + the bundled weights
 
 
 def _write_law(folder: Path, name: str, articles: list[dict[str, str]]) -> Path:
