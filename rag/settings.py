@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     ui_enabled: bool = True  # mount the Gradio chat UI at /ui in the API process
     # audit trail (data_dir/audit.sqlite): records older than this many days are pruned; 0 = keep forever
     audit_retention_days: int = Field(default=0, ge=0, le=36_500)
+    audit_file: Path | None = None  # None = data_dir/audit.sqlite
 
     @field_validator("data_dir", "corpus_dir", "model_cache_dir", mode="after")
     @classmethod
@@ -133,7 +134,7 @@ class Settings(BaseSettings):
 
     @property
     def audit_path(self) -> Path:
-        return self.data_dir / "audit.sqlite"
+        return self.audit_file or self.data_dir / "audit.sqlite"
 
     def parsed_api_keys(self) -> dict[str, str]:
         """Map key -> role from `api_keys`; fails fast on malformed entries."""
