@@ -196,7 +196,7 @@ async def upload_documents(
               "ingested": list(report.ingested), "failed": [f.path for f in report.failed]}
     record = request_record(trail, engine, detail=detail, status_code=422 if report.nothing_ingested else 200)
     if report.nothing_ingested:
-        write(trail.log, record)  # an error response has no background tasks: record it now
+        await run_in_threadpool(write, trail.log, record)  # an error response runs no background tasks
         raise Unprocessable(
             "no file could be ingested: " + "; ".join(f"{f.path}: {f.error}" for f in report.failed),
             failed=[f.model_dump() for f in out.failed],
