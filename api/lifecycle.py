@@ -98,5 +98,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if follower is not None:
             follower.cancel()
+        audit = getattr(app.state, "audit", None)
+        if audit is not None:
+            audit.close()
         if owned and slot.engine is not None:
             slot.engine.close()

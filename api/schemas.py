@@ -265,10 +265,12 @@ class AnswerOut(BaseModel):
     mode: str
     warnings: list[str]
     timings: dict[str, float] = Field(description="Milliseconds per stage")
+    answer_id: str | None = Field(default=None, description="This answer's id in the audit trail: "
+                                  "GET /v1/answers/{answer_id}/export with the same key exports it")
 
     @classmethod
-    def of(cls, ans: Answer) -> AnswerOut:
-        return cls.model_validate(answer_to_json(ans))
+    def of(cls, ans: Answer, answer_id: str | None = None) -> AnswerOut:
+        return cls.model_validate({**answer_to_json(ans), "answer_id": answer_id})
 
 
 # ---- search -------------------------------------------------------------------------------------

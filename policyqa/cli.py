@@ -398,6 +398,90 @@ def feedback_export(
         typer.echo(f"{r['updated_at']}  {mark}  {r['question'][:70]}{comment}")
 
 
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail (data_dir/audit.sqlite): verify, export, prune.")
+app.add_typer(audit_app, name="audit")
+
+
+def _audit_log(ctx: typer.Context):  # noqa: ANN202 - returns rag.audit.log.AuditLog
+    from rag.audit.log import AuditLog
+
+    settings = context_of(ctx).settings
+    return AuditLog(settings.audit_path, settings.audit_retention_days)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Walk the hash chain: OK and the count, or the first broken record and why (exit 1)."""
+    from rag.audit.log import AuditUnavailable
+
+    log = _audit_log(ctx)
+    try:
+        result = log.verify()
+    except AuditUnavailable as exc:
+        raise fail(exc) from None
+    finally:
+        log.close()
+    if result.ok:
+        typer.echo(f"OK: {result.count} records")
+        return
+    typer.echo(f"BROKEN at record {result.broken_id} (after {result.count} valid records): {result.reason}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Only records from this time (ISO 8601; UTC when naive)")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON record per line instead of a JSON array")] = False,
+) -> None:
+    """Every record (oldest first) with all its fields, hashes included."""
+    from dataclasses import asdict
+    from datetime import UTC
+
+    from rag.audit.log import AuditQuery, AuditUnavailable
+
+    start = None
+    if since is not None:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise fail(f"--since {since!r} is not an ISO 8601 date or time") from None
+        start = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="milliseconds")
+    log = _audit_log(ctx)
+    try:
+        records = [asdict(r) for r in log.query(AuditQuery(since=start))]
+    except AuditUnavailable as exc:
+        raise fail(exc) from None
+    finally:
+        log.close()
+    if jsonl:
+        for r in records:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    _print_json(records)
+
+
+@audit_app.command("prune")
+def audit_prune(ctx: typer.Context) -> None:
+    """Delete records older than POLICYQA_AUDIT_RETENTION_DAYS (0 = keep forever); the chain stays verifiable."""
+    from datetime import UTC, timedelta
+
+    from rag.audit.log import AuditUnavailable
+
+    days = context_of(ctx).settings.audit_retention_days
+    if not days:
+        typer.echo("retention is 0 (keep forever): nothing pruned")
+        return
+    log = _audit_log(ctx)
+    try:
+        n = log.prune(datetime.now(UTC) - timedelta(days=days))
+    except AuditUnavailable as exc:
+        raise fail(exc) from None
+    finally:
+        log.close()
+    typer.echo(f"pruned {n} records older than {days} days")
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     max_history_turns: int = 20
     ui_enabled: bool = True  # mount the Gradio chat UI at /ui in the API process
+    # audit trail (data_dir/audit.sqlite): records older than this many days are pruned; 0 = keep forever
+    audit_retention_days: int = Field(default=0, ge=0, le=36_500)
+    audit_file: Path | None = None  # None = data_dir/audit.sqlite
 
     @field_validator("data_dir", "corpus_dir", "model_cache_dir", mode="after")
     @classmethod
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def feedback_path(self) -> Path:
         return self.data_dir / "feedback.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_file or self.data_dir / "audit.sqlite"
 
     def parsed_api_keys(self) -> dict[str, str]:
         """Map key -> role from `api_keys`; fails fast on malformed entries."""

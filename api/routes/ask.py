@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, BackgroundTasks, Header, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit import Trail, answer_record, write
 from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
 from api.limits import check_question
 from api.metrics import ApiMetrics
@@ -31,7 +32,8 @@ _SSE_EXAMPLE = (
     'event: token\ndata: {"text": "tin "}\n\n'
     'event: citations\ndata: {"citations": [{"n": 1, "breadcrumb": "Công văn /STTTT-TTBCXB › I. › 1)", '
     '"quote": "…", "start": 812, "end": 905}], "related": []}\n\n'
-    'event: done\ndata: {"answer": "Thông tin … [1].", "abstained": false, "citations": […]}\n\n'
+    'event: done\ndata: {"answer": "Thông tin … [1].", "abstained": false, "citations": […], '
+    '"answer_id": "9f1c…"}\n\n'
 )
 
 STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -60,17 +62,25 @@ async def _answer_stream(
     top_k: int | None,
     metrics: ApiMetrics,
     as_of: str | None,
+    trail: Trail,
 ) -> AsyncIterator[str]:
+    """The answer's events; `done` carries the answer_id, and the audit record is written after it is sent."""
     events = answer_events(question, history, filters, engine=engine, top_k=top_k, as_of=as_of)
+    record = None
     async for ev in events_off_loop(events):
+        data = ev.data
         if ev.type == "done":
             metrics.answers.labels(
                 outcome="abstained" if ev.data.get("abstained") else "answered", endpoint="ask"
             ).inc()
+            data = {**ev.data, "answer_id": trail.id}
+            record = answer_record(trail, engine, data)
         elif ev.type == "error":
             log.warning("streamed answer failed: %s", ev.data.get("detail"))
             metrics.record_answer(None, "ask")
-        yield sse(ev.type, ev.data)
+        yield sse(ev.type, data)
+    if record is not None:
+        await run_in_threadpool(write, trail.log, record)
 
 
 @router.post(
@@ -81,6 +91,8 @@ async def _answer_stream(
 )
 async def ask(
     body: AskRequest,
+    request: Request,
+    background: BackgroundTasks,
     principal: Reader,
     engine: EngineDep,
     settings: SettingsDep,
@@ -89,7 +101,7 @@ async def ask(
 ) -> AnswerOut | Response:
     """Answer from the stored documents. Every sentence cites a passage ([n] markers) whose exact quote and
     offsets are returned; when the documents do not answer, `abstained` is true and `related` lists the
-    closest passages instead."""
+    closest passages instead. `answer_id` names the answer in the audit trail (and for its export)."""
     check_question(
         body.question,
         len(body.history),
@@ -100,7 +112,10 @@ async def ask(
     filters = body.filters.to_filters() if body.filters else None
     as_of = body.as_of.isoformat() if body.as_of else None
     if body.stream or wants_event_stream(accept):
-        return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics, as_of))
+        trail = Trail("ask_stream", principal, request)
+        return event_stream(_answer_stream(body.question, history, filters, engine, body.top_k, metrics, as_of,
+                                           trail))
+    trail = Trail("ask", principal, request)
     try:
         ans = await run_in_threadpool(answer, body.question, history, filters, engine=engine, top_k=body.top_k,
                                       as_of=as_of)
@@ -108,4 +123,6 @@ async def ask(
         metrics.record_answer(None, "ask")
         raise
     metrics.record_answer(ans, "ask")
-    return AnswerOut.of(ans)
+    out = AnswerOut.of(ans, answer_id=trail.id)
+    background.add_task(write, trail.log, answer_record(trail, engine, out.model_dump()))
+    return out

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.audit import Trail, request_record, write
 from api.deps import Admin, EngineDep, MetricsDep, Reader, SettingsDep
 from api.errors import ApiError, NotFound, Unprocessable, UnsupportedMediaType
 from api.schemas import (
@@ -169,12 +170,14 @@ async def _check_files(files: list[UploadFile]) -> list[_Upload]:
     responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
 )
 async def upload_documents(
-    request: Request, principal: Admin, engine: EngineDep, settings: SettingsDep, metrics: MetricsDep
+    request: Request, background: BackgroundTasks, principal: Admin, engine: EngineDep, settings: SettingsDep,
+    metrics: MetricsDep,
 ) -> IngestReportOut:
     """Ingest uploaded files (admin). Types are checked by content: a PDF named `.txt` is ingested as the PDF
     it is, and the response says so in `files[].detected_format`; anything else (ZIP, executables, legacy
     .doc) is refused with 415 before anything is stored. A file with the same name replaces the earlier
     upload. Readers see either the previous or the new version of a document, never a mix."""
+    trail = Trail("upload", principal, request)
     files = await _read_form(request, settings)
     try:
         uploads = await _check_files(files)
@@ -189,11 +192,16 @@ async def upload_documents(
             "files": [UploadedFile(filename=u.name, detected_format=u.fmt, bytes=len(u.data)) for u in uploads],
         }
     )
+    detail = {"files": [{"name": u.name, "format": u.fmt, "bytes": len(u.data)} for u in uploads],
+              "ingested": list(report.ingested), "failed": [f.path for f in report.failed]}
+    record = request_record(trail, engine, detail=detail, status_code=422 if report.nothing_ingested else 200)
     if report.nothing_ingested:
+        await run_in_threadpool(write, trail.log, record)  # an error response runs no background tasks
         raise Unprocessable(
             "no file could be ingested: " + "; ".join(f"{f.path}: {f.error}" for f in report.failed),
             failed=[f.model_dump() for f in out.failed],
         )
+    background.add_task(write, trail.log, record)
     return out
 
 
@@ -203,15 +211,20 @@ async def upload_documents(
     summary="Delete a document",
     responses=problem_responses(401, 403, 404, 422, 429, 503),
 )
-async def delete_document(doc_id: DocId, principal: Admin, engine: EngineDep, metrics: MetricsDep) -> DeleteOut:
+async def delete_document(doc_id: DocId, request: Request, background: BackgroundTasks, principal: Admin,
+                          engine: EngineDep, metrics: MetricsDep) -> DeleteOut:
     """Remove a document and its chunks (admin). A corpus file deleted here returns on the next ingest of
     its folder."""
-    if doc_id not in engine.store.snapshot.docs:
+    trail = Trail("delete", principal, request)
+    doc = engine.store.snapshot.docs.get(doc_id)
+    if doc is None:
         raise NotFound(f"no document with id {doc_id!r}")
     removed = await run_in_threadpool(remove_document, engine.store, doc_id)
     if removed == 0:  # deleted by a concurrent request in between
         raise NotFound(f"no document with id {doc_id!r}")
     metrics.deleted.inc()
+    detail = {"doc_id": doc_id, "content_hash": doc.sha256, "removed_chunks": removed}
+    background.add_task(write, trail.log, request_record(trail, engine, detail=detail))
     return DeleteOut(id=doc_id, removed_chunks=removed)
 
 

@@ -8,11 +8,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from api.audit import Trail, answer_record, write
 from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
 from api.errors import Unprocessable
 from api.limits import check_question
@@ -30,6 +31,7 @@ from rag.answer.entry import answer
 from rag.answer.events import answer_events
 from rag.records import Answer, Turn
 from rag.runtime import Runtime
+from rag.shapes import answer_to_json
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +208,7 @@ def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
 
 
 async def _chunks(
-    question: str, history: list[Turn], engine: Runtime, model: str, metrics: ApiMetrics
+    question: str, history: list[Turn], engine: Runtime, model: str, metrics: ApiMetrics, trail: Trail
 ) -> AsyncIterator[str]:
     base: dict[str, Any] = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -220,6 +222,7 @@ async def _chunks(
 
     yield chunk({"role": "assistant", "content": ""})
     replace = False
+    record = None
     async for ev in events_off_loop(answer_events(question, history, None, engine=engine)):
         if ev.type == "token":
             yield chunk({"content": ev.data["text"]})
@@ -235,6 +238,7 @@ async def _chunks(
             }
             if replace:  # the authoritative answer travels in the last chunk for clients that know to look
                 extra.update(replace=True, answer=ev.data.get("answer", ""))
+            record = answer_record(trail, engine, ev.data)
             yield chunk({}, "stop", **extra)
         elif ev.type == "error":
             log.warning("streamed chat completion failed: %s", ev.data.get("detail"))
@@ -251,6 +255,8 @@ async def _chunks(
                 },
             )
     yield sse(None, "[DONE]")
+    if record is not None:
+        await run_in_threadpool(write, trail.log, record)
 
 
 @router.post(
@@ -274,6 +280,8 @@ async def _chunks(
 )
 async def chat_completions(
     body: ChatCompletionRequest,
+    request: Request,
+    background: BackgroundTasks,
     principal: Reader,
     engine: EngineDep,
     settings: SettingsDep,
@@ -290,13 +298,16 @@ async def chat_completions(
         field="messages",
     )
     if body.stream:
-        return event_stream(_chunks(question, history, engine, body.model, metrics))
+        return event_stream(_chunks(question, history, engine, body.model, metrics,
+                                    Trail("chat_stream", principal, request)))
+    trail = Trail("chat", principal, request)
     try:
         ans = await run_in_threadpool(answer, question, history, None, engine=engine)
     except Exception:
         metrics.record_answer(None, "chat")
         raise
     metrics.record_answer(ans, "chat")
+    background.add_task(write, trail.log, answer_record(trail, engine, answer_to_json(ans)))
     return _completion(ans, body.model, history)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import Trail, hits_citations, request_record, write
 from api.deps import EngineDep, Reader, SettingsDep
 from api.limits import check_question
 from api.schemas import QUESTION_CEILING, TOP_K_MAX, PassageOut, SearchOut, problem_responses
@@ -29,6 +30,8 @@ def _search(engine: Runtime, q: str, k: int, filters: Filters | None) -> SearchO
     responses=problem_responses(401, 403, 422, 429, 503),
 )
 async def search(
+    request: Request,
+    background: BackgroundTasks,
     principal: Reader,
     engine: EngineDep,
     settings: SettingsDep,
@@ -50,4 +53,8 @@ async def search(
     """Hybrid (dense + lexical) retrieval with the exact-reference fast path and metadata filters."""
     check_question(q, 0, max_chars=settings.max_question_chars, max_turns=0, field="q", location="query")
     filters = Filters(doc_type=doc_type, number=number) if (doc_type or number) else None
-    return await run_in_threadpool(_search, engine, q, k, filters)
+    trail = Trail("search", principal, request)
+    out = await run_in_threadpool(_search, engine, q, k, filters)
+    hits = hits_citations((h.model_dump() for h in out.hits), engine)
+    background.add_task(write, trail.log, request_record(trail, engine, question=q, citations=hits))
+    return out

@@ -1,0 +1,84 @@
+"""What the API writes to the audit trail, built from a request and its response; writing never fails a request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from api.security import Principal
+from rag.audit.log import AuditLog
+from rag.audit.record import AuditCitation, AuditRecord, corpus_version, new_id, utc_now
+from rag.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Who called which route and when: what a route needs to write its record once it has responded."""
+
+    route: str
+    principal: Principal
+    request: Request
+    id: str = field(default_factory=new_id)  # made up front, so a response can carry it before the write
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def log(self) -> AuditLog:
+        return self.request.app.state.audit  # type: ignore[no-any-return]
+
+
+def audit_log(request: Request) -> AuditLog:
+    return request.app.state.audit  # type: ignore[no-any-return]
+
+
+def _citations(cites: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[AuditCitation, ...]:
+    docs = engine.store.snapshot.docs
+    out = []
+    for i, c in enumerate(cites, 1):
+        doc = docs.get(str(c.get("doc_id")))
+        out.append(AuditCitation(
+            n=int(c.get("n") or i), chunk_id=str(c.get("chunk_id", "")), doc_id=str(c.get("doc_id", "")),
+            content_hash=doc.sha256 if doc else None, status=c.get("status"), title=str(c.get("title") or ""),
+            number=c.get("number"), issued_date=c.get("issued_date"), issuer=c.get("issuer"),
+            breadcrumb=str(c.get("breadcrumb") or ""), quote=str(c.get("quote") or ""),
+        ))
+    return tuple(out)
+
+
+def request_record(trail: Trail, engine: Runtime | None, **fields: Any) -> AuditRecord:
+    """The record of a request (search, upload, delete; answers add theirs through answer_record)."""
+    client = trail.request.client.host if trail.request.client else "unknown"
+    version = corpus_version(engine.store.snapshot.docs) if engine is not None else ""
+    return AuditRecord(id=trail.id, time=utc_now(), key_id=trail.principal.subject, role=trail.principal.role,
+                       client=client, route=trail.route,
+                       latency_ms=round((time.perf_counter() - trail.started) * 1000, 1),
+                       corpus_version=version, **fields)
+
+
+def answer_record(trail: Trail, engine: Runtime, answer: Mapping[str, Any]) -> AuditRecord:
+    """The record of an answer, from its public JSON shape (rag.shapes.answer_to_json, or SSE's `done`)."""
+    return request_record(
+        trail, engine,
+        question=str(answer.get("question", "")), answer=str(answer.get("answer", "")),
+        abstained=bool(answer.get("abstained")), citations=_citations(answer.get("citations", ()), engine),
+        removed_sentences=int(answer.get("removed_sentences") or 0),
+    )
+
+
+def hits_citations(hits: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[AuditCitation, ...]:
+    """Retrieved passages (search) recorded like citations, numbered by rank; their text is not kept."""
+    return _citations(({**h, "n": h.get("rank"), "quote": ""} for h in hits), engine)
+
+
+def write(audit: AuditLog, record: AuditRecord) -> None:
+    """Append the record; any failure is logged, never raised (the client already has its response)."""
+    try:
+        audit.append(record)
+    except Exception:
+        log.error("could not write audit record %s (%s)", record.id, record.route, exc_info=True)

@@ -1,0 +1,99 @@
+"""GET /v1/audit: the audit trail, for admin keys only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.audit import audit_log
+from api.deps import Admin
+from api.errors import ServiceUnavailable
+from api.schemas import problem_responses
+from rag.audit.log import AuditQuery, AuditUnavailable
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+AUDIT_LIMIT_MAX = 1000
+ROUTES = ("ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete")
+
+
+class AuditCitationOut(BaseModel):
+    n: int
+    chunk_id: str
+    doc_id: str
+    content_hash: str | None = Field(description="sha256 of the cited document when answered")
+    status: str | None = Field(description="Validity of the cited text on the question's date")
+    title: str
+    number: str | None
+    issued_date: str | None
+    issuer: str | None
+    breadcrumb: str
+    quote: str
+
+
+class AuditRecordOut(BaseModel):
+    id: str = Field(description="The record id; for answers, the response's answer_id")
+    time: str = Field(description="UTC, ISO 8601")
+    key_id: str = Field(description="Fingerprint of the key (never the key), or ip:… when the API is open")
+    role: str
+    client: str
+    route: str
+    question: str
+    answer: str
+    abstained: bool | None
+    citations: list[AuditCitationOut]
+    removed_sentences: int = Field(description="Sentences the verifier removed")
+    latency_ms: float
+    status_code: int
+    corpus_version: str = Field(description="Hash of the stored document ids and content hashes")
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str = Field(description="sha256 of the canonical JSON of the other fields, prev_hash included")
+
+
+class AuditOut(BaseModel):
+    count: int
+    records: list[AuditRecordOut]
+
+
+def _utc(value: datetime | None) -> str | None:
+    # Stored times are UTC ISO strings; a naive filter time is read as UTC too.
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@router.get(
+    "/audit",
+    response_model=AuditOut,
+    summary="The audit trail (admin)",
+    responses=problem_responses(401, 403, 422, 429, 503),
+)
+async def list_audit(
+    request: Request,
+    principal: Admin,
+    since: Annotated[datetime | None, Query(description="From this time (ISO 8601; UTC when no offset)")] = None,
+    until: Annotated[datetime | None, Query(description="Up to this time, inclusive")] = None,
+    route: Annotated[str | None, Query(pattern="^(" + "|".join(ROUTES) + ")$", description="Route recorded")] = None,
+    key_id: Annotated[str | None, Query(max_length=100, description="Key fingerprint (key:…)")] = None,
+    limit: Annotated[int, Query(ge=1, le=AUDIT_LIMIT_MAX, description="At most this many records")] = 100,
+) -> AuditOut:
+    """Records oldest first: who (key fingerprint, role, address) did what (route, question, answer, citations
+    with their documents' content hashes and validity, the verifier's removals) and how long it took."""
+    query = AuditQuery(since=_utc(since), until=_utc(until), route=route, key_id=key_id, limit=limit)
+    try:
+        records = await run_in_threadpool(audit_log(request).query, query)
+    except AuditUnavailable as exc:
+        log.error("audit log unavailable: %s", exc)
+        raise ServiceUnavailable("the audit log cannot be read; the server log has the details",
+                                 headers={"Retry-After": "30"}) from exc
+    return AuditOut(count=len(records), records=[AuditRecordOut.model_validate(asdict(r)) for r in records])
