@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
+from api.errors import ServiceUnavailable
 from api.security import Principal
-from rag.audit.log import AuditLog
+from rag.audit.log import AuditLog, AuditUnavailable
 from rag.audit.record import AuditCitation, AuditRecord, corpus_version, new_id, utc_now
 from rag.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,16 @@ class Trail:
 
 def audit_log(request: Request) -> AuditLog:
     return request.app.state.audit  # type: ignore[no-any-return]
+
+
+async def read_audit(request: Request, read: Callable[[AuditLog], T]) -> T:
+    """Run one read of the audit log off the event loop; an unreadable log is a 503 (logged), never a 500."""
+    try:
+        return await run_in_threadpool(read, audit_log(request))
+    except AuditUnavailable as exc:
+        log.error("audit log unavailable: %s", exc)
+        raise ServiceUnavailable("the audit log cannot be read; the server log has the details",
+                                 headers={"Retry-After": "30"}) from exc
 
 
 def _citations(cites: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[AuditCitation, ...]:

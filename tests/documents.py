@@ -6,6 +6,8 @@ import io
 import os
 from pathlib import Path
 
+from evals.scans.render import ScanDocument
+
 SYNTHETIC_LINES = [
     "UBND TỈNH THỬ NGHIỆM",
     "SỞ NỘI VỤ",
@@ -87,3 +89,15 @@ def write_all(folder: Path) -> dict[str, Path]:
     files["corrupt"].write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage \x00\x01\x02 not a pdf")
     files["empty"].write_bytes(b"")
     return files
+
+
+# A one-page dispatch in the official layout, rendered and scanned by evals/scans for the OCR tests.
+SCANNED_DISPATCH = ScanDocument(
+    header_left=("UBND TỈNH THỬ NGHIỆM", "SỞ NỘI VỤ"),
+    header_right=("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"),
+    number="Số: 123/SNV-TCBC", date="Hà Nội, ngày 15 tháng 3 năm 2024",
+    subject_left=("V/v tăng cường kỷ luật, kỷ cương hành chính",),
+    body=("Kính gửi: Ủy ban nhân dân các huyện, thành phố.",
+          "1. Các cơ quan, đơn vị nghiêm túc chấp hành giờ làm việc hành chính.",
+          "2. Ủy ban nhân dân các huyện báo cáo kết quả thực hiện trước ngày 30/6/2024."),
+    cc=("Nơi nhận:", "- Như trên;", "- Lưu: VT."), signature=("GIÁM ĐỐC",), signer="Nguyễn Văn Ánh")

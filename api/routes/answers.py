@@ -9,11 +9,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.answer_docx import DOCX_MEDIA_TYPE, answer_docx
-from api.audit import audit_log
+from api.audit import read_audit
 from api.deps import EngineDep, Reader
-from api.errors import NotFound, ServiceUnavailable
+from api.errors import NotFound
 from api.schemas import problem_responses
-from rag.audit.log import AuditUnavailable
 from rag.audit.record import utc_now
 from rag.validity_status import doc_statuses
 
@@ -40,12 +39,7 @@ async def export_answer(
     """The question, the answer and each citation as a Word footnote (title, số hiệu, date, issuer, breadcrumb,
     the quote, validity when answered and now), with the time and corpus version it was answered from. Only
     the key that asked may export it (another key gets 404)."""
-    try:
-        record = await run_in_threadpool(audit_log(request).get, answer_id)
-    except AuditUnavailable as exc:
-        log.error("audit log unavailable: %s", exc)
-        raise ServiceUnavailable("the audit log cannot be read; the server log has the details",
-                                 headers={"Retry-After": "30"}) from exc
+    record = await read_audit(request, lambda audit: audit.get(answer_id))
     mine = record is not None and (principal.open_mode or record.key_id == principal.subject)
     if record is None or not mine or record.route not in ANSWER_ROUTES:
         raise NotFound(f"no answer with id {answer_id!r} for this key")

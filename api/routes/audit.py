@@ -9,13 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
-from api.audit import audit_log
+from api.audit import read_audit
 from api.deps import Admin
-from api.errors import ServiceUnavailable
 from api.schemas import problem_responses
-from rag.audit.log import AuditQuery, AuditUnavailable
+from rag.audit.log import AuditQuery
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +88,5 @@ async def list_audit(
     """Records oldest first: who (key fingerprint, role, address) did what (route, question, answer, citations
     with their documents' content hashes and validity, the verifier's removals) and how long it took."""
     query = AuditQuery(since=_utc(since), until=_utc(until), route=route, key_id=key_id, limit=limit)
-    try:
-        records = await run_in_threadpool(audit_log(request).query, query)
-    except AuditUnavailable as exc:
-        log.error("audit log unavailable: %s", exc)
-        raise ServiceUnavailable("the audit log cannot be read; the server log has the details",
-                                 headers={"Retry-After": "30"}) from exc
+    records = await read_audit(request, lambda audit: audit.query(query))
     return AuditOut(count=len(records), records=[AuditRecordOut.model_validate(asdict(r)) for r in records])

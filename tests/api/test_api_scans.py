@@ -11,21 +11,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from evals.scans.degrade import to_bytes
-from evals.scans.render import ScanDocument, render_pages
+from evals.scans.render import render_pages
 from rag.runtime import open_runtime
 from tests.conftest import make_settings
+from tests.documents import SCANNED_DISPATCH
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-SCAN = ScanDocument(
-    header_left=("UBND TỈNH THỬ NGHIỆM", "SỞ NỘI VỤ"),
-    header_right=("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"),
-    number="Số: 123/SNV-TCBC", date="Hà Nội, ngày 15 tháng 3 năm 2024",
-    subject_left=("V/v tăng cường kỷ luật, kỷ cương hành chính",),
-    body=("Kính gửi: Ủy ban nhân dân các huyện, thành phố.",
-          "1. Các cơ quan, đơn vị nghiêm túc chấp hành giờ làm việc hành chính.",
-          "2. Ủy ban nhân dân các huyện báo cáo kết quả thực hiện kỷ luật hành chính trước ngày 30/6/2024."),
-    cc=("Nơi nhận:", "- Như trên;", "- Lưu: VT."), signature=("GIÁM ĐỐC",), signer="Nguyễn Văn Ánh")
+SCAN = SCANNED_DISPATCH
 TEXT = ("THÔNG BÁO\n\nVề lịch tiếp công dân\n\n1. Lãnh đạo Sở tiếp công dân vào sáng thứ Năm hằng tuần.\n\n"
         "2. Địa điểm tiếp công dân là trụ sở Sở Tư pháp.\n")
 

@@ -12,21 +12,13 @@ from PIL import Image
 
 from evals.scans.cer import score
 from evals.scans.degrade import LEVELS, degrade, to_bytes, to_pdf, to_tiff
-from evals.scans.render import ScanDocument, render_pages
+from evals.scans.render import render_pages
 from ingest.load import LoadError, LoadLimits, load_bytes
 from ingest.parse.document import parse_document
 from rag.settings import Settings
-from tests.documents import DIACRITIC_PROBES, make_pdf
+from tests.documents import DIACRITIC_PROBES, SCANNED_DISPATCH, make_pdf
 
-DISPATCH = ScanDocument(
-    header_left=("UBND TỈNH THỬ NGHIỆM", "SỞ NỘI VỤ"),
-    header_right=("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"),
-    number="Số: 123/SNV-TCBC", date="Hà Nội, ngày 15 tháng 3 năm 2024",
-    subject_left=("V/v tăng cường kỷ luật, kỷ cương hành chính",),
-    body=("Kính gửi: Ủy ban nhân dân các huyện, thành phố.",
-          "1. Các cơ quan, đơn vị nghiêm túc chấp hành giờ làm việc hành chính.",
-          "2. Ủy ban nhân dân các huyện báo cáo kết quả thực hiện trước ngày 30/6/2024."),
-    cc=("Nơi nhận:", "- Như trên;", "- Lưu: VT."), signature=("GIÁM ĐỐC",), signer="Nguyễn Văn Ánh")
+DISPATCH = SCANNED_DISPATCH
 
 pytestmark = pytest.mark.timeout(300)
 
