@@ -20,6 +20,15 @@ def hit_to_json(hit: Hit) -> dict[str, Any]:
             "lexical": None if hit.lexical is None else round(hit.lexical, 6), "rank": hit.rank}
 
 
+def _plain(value: Any) -> Any:
+    """JSON's own shapes: tuples of a record (a citation's pages and boxes) become lists, as over HTTP."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def answer_to_json(ans: Answer, *, include_hits: bool = False) -> dict[str, Any]:
     """The public shape of an Answer (API, CLI --json, UI)."""
     out: dict[str, Any] = {
@@ -28,7 +37,7 @@ def answer_to_json(ans: Answer, *, include_hits: bool = False) -> dict[str, Any]
         "answer": ans.text,
         "abstained": ans.abstained,
         "language": ans.language,
-        "citations": [asdict(c) for c in ans.citations],
+        "citations": [_plain(asdict(c)) for c in ans.citations],
         "related": [hit_to_json(h) for h in ans.related],
         "removed_sentences": ans.removed_sentences,
         "mode": ans.mode,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.audit import read_audit
 from api.deps import Admin
+from api.errors import Unprocessable
 from api.schemas import problem_responses
 from rag.audit.log import AuditQuery
 
@@ -62,11 +63,19 @@ class AuditOut(BaseModel):
     records: list[AuditRecordOut]
 
 
-def _utc(value: datetime | None) -> str | None:
+# ISO 8601 only: pydantic's datetime would also take a number as a Unix time ("until=0.5").
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def _utc(value: str | None, name: str) -> str | None:
     # Stored times are UTC ISO strings; a naive filter time is read as UTC too.
     if value is None:
         return None
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise Unprocessable(f"{name!r} is not a valid ISO 8601 time: {value!r}") from exc
+    aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
@@ -79,14 +88,15 @@ def _utc(value: datetime | None) -> str | None:
 async def list_audit(
     request: Request,
     principal: Admin,
-    since: Annotated[datetime | None, Query(description="From this time (ISO 8601; UTC when no offset)")] = None,
-    until: Annotated[datetime | None, Query(description="Up to this time, inclusive")] = None,
+    since: Annotated[str | None, Query(pattern=ISO_TIME, description="From this time (ISO 8601; UTC when no "
+                                       "offset)")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_TIME, description="Up to this time, inclusive")] = None,
     route: Annotated[str | None, Query(pattern="^(" + "|".join(ROUTES) + ")$", description="Route recorded")] = None,
     key_id: Annotated[str | None, Query(max_length=100, description="Key fingerprint (key:…)")] = None,
     limit: Annotated[int, Query(ge=1, le=AUDIT_LIMIT_MAX, description="At most this many records")] = 100,
 ) -> AuditOut:
     """Records oldest first: who (key fingerprint, role, address) did what (route, question, answer, citations
     with their documents' content hashes and validity, the verifier's removals) and how long it took."""
-    query = AuditQuery(since=_utc(since), until=_utc(until), route=route, key_id=key_id, limit=limit)
+    query = AuditQuery(since=_utc(since, "since"), until=_utc(until, "until"), route=route, key_id=key_id, limit=limit)
     records = await read_audit(request, lambda audit: audit.query(query))
     return AuditOut(count=len(records), records=[AuditRecordOut.model_validate(asdict(r)) for r in records])

@@ -139,7 +139,8 @@ def test_audit_route_filters(client: TestClient) -> None:
     assert client.get("/v1/audit", params={"limit": 2}, headers=ADMIN).json()["count"] == 2
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"since": "not a date"}, {"route": "nope"}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"since": "not a date"}, {"until": "0.5"},
+                                    {"since": "2026-13-40"}, {"route": "nope"}])
 def test_audit_route_bad_filters_are_422(client: TestClient, params: dict[str, Any]) -> None:
     r = client.get("/v1/audit", params=params, headers=ADMIN)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
