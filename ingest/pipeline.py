@@ -98,6 +98,7 @@ def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: 
         return
     added, removed = store.put(parsed, chunks, source_key=source_key, root=root, clock=tally.clock,
                                on_embedded=tally.on_embedded)
+    log.info("%s: committed as %s (%d chunks embedded)", src.path, doc_id, added)
     tally.added += added
     tally.removed += removed
     tally.updated += 1 if existing else 0
@@ -153,6 +154,11 @@ def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
             tally.failed.append(IngestFailure(str(p), "no such file or folder"))
     seen: set[str] = set()
     with store.writing():
+        if force and not store.docstore.documents():
+            # A fresh store: whatever gets committed is this pipeline's, so an ingest killed half-way resumes
+            # (unchanged documents skipped) instead of re-parsing everything on every re-run.
+            store.docstore.set_info("pipeline_version", PIPELINE_VERSION)
+            force = False
         for root, file in wrap(pairs):
             source_key = str(file)
             seen.add(source_key)

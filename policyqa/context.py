@@ -48,6 +48,9 @@ def setup_logging(verbose: bool = False) -> None:
     """Warnings only (INFO with --verbose), and third-party libraries' chatter kept off the terminal."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # basicConfig does nothing once the root logger has a handler (the app's callback set one up, at WARNING):
+    # the level is set again here, or --verbose would print nothing.
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     for handler in logging.getLogger().handlers:
         # bm25s sets its own logger to DEBUG when imported (lazily, after this): filter at the handler.
         handler.setLevel(logging.INFO if verbose else logging.WARNING)

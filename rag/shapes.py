@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from rag.records import Answer, Hit, StoredDocument
+from rag.records import Answer, Citation, Hit, StoredDocument
 
 __all__ = ["answer_to_json", "document_summary", "hit_to_json"]
 
@@ -18,6 +18,11 @@ def hit_to_json(hit: Hit) -> dict[str, Any]:
             "page": c.page, "pages": list(c.pages),
             "score": round(hit.score, 6), "dense": None if hit.dense is None else round(hit.dense, 6),
             "lexical": None if hit.lexical is None else round(hit.lexical, 6), "rank": hit.rank}
+
+
+def citation_to_json(c: Citation) -> dict[str, Any]:
+    """One citation in JSON's shapes (its pages and boxes as lists), the same in process and over HTTP."""
+    return _plain(asdict(c))  # type: ignore[no-any-return]
 
 
 def _plain(value: Any) -> Any:
@@ -37,7 +42,7 @@ def answer_to_json(ans: Answer, *, include_hits: bool = False) -> dict[str, Any]
         "answer": ans.text,
         "abstained": ans.abstained,
         "language": ans.language,
-        "citations": [_plain(asdict(c)) for c in ans.citations],
+        "citations": [citation_to_json(c) for c in ans.citations],
         "related": [hit_to_json(h) for h in ans.related],
         "removed_sentences": ans.removed_sentences,
         "mode": ans.mode,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from rag.answer.entry import iter_answer
 from rag.records import Answer, Filters, Turn
-from rag.shapes import answer_to_json, hit_to_json
+from rag.shapes import answer_to_json, citation_to_json, hit_to_json
 
 EventType = Literal["status", "token", "citations", "done", "error"]
 
@@ -62,6 +62,6 @@ def answer_events(question: str, history: Sequence[Turn] = (), filters: Filters 
     if not status.get("replace"):
         for piece in _pieces(ans.text[len(sent):]):
             yield Event("token", {"text": piece})
-    yield Event("citations", {"citations": [asdict(c) for c in ans.citations],
+    yield Event("citations", {"citations": [citation_to_json(c) for c in ans.citations],
                               "related": [hit_to_json(h) for h in ans.related]})
     yield Event("done", answer_to_json(ans))

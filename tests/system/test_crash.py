@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,11 +21,11 @@ from tests.conftest import CORPUS, REPO, SHARED, server_overrides
 pytestmark = pytest.mark.slow
 
 ALQAC_LAWS = SHARED / "data" / "alqac2025" / "laws"
-# Each re-run resumes where the last stopped (committed documents are unchanged), so a kill at start-up plus
-# this fraction of the reference's working time lands about that much further on: ~15 %, ~35 %, ~55 % done.
-# (Was 20/45/70 %: with bf16 embedding the work is short beside start-up's jitter, and a later re-run,
-# starting faster than the reference, finished before its kill.)
-KILL_STEPS = (0.15, 0.2, 0.2)
+# Kill points from progress, not from the clock (timed kills flaked both ways as start-up and embedding speed
+# moved): each re-run resumes where the last stopped, commits one more document (its "committed" log line),
+# and is killed this share of an average document's work later, in the middle of the next one.
+KILLED_RERUNS = 3
+MID_DOCUMENT = 0.4
 
 # Run in a fresh interpreter each time: what a new process finds in the store, with nothing cached.
 INSPECT = """
@@ -66,19 +67,41 @@ def _env(data_dir: Path, backend: dict[str, object]) -> dict[str, str]:
     return env
 
 
-def _ingest(folder: Path, env: dict[str, str], kill_after: float | None = None) -> dict | None:
-    cmd = [sys.executable, "-m", "policyqa", "ingest", str(folder), "--json"]
+def _ingest(folder: Path, env: dict[str, str], kill_after: float | None = None,
+            kill_after_commit: float | None = None) -> dict | None:
+    """Run `policyqa ingest`; kill it `kill_after` seconds in, or `kill_after_commit` seconds after it
+    reports its first committed document (read from its verbose log), or let it finish."""
+    cmd = [sys.executable, "-m", "policyqa", "ingest", str(folder), "--json", "-v"]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if kill_after is None:
+    if kill_after is None and kill_after_commit is None:
         out, err = proc.communicate(timeout=1200)
         assert proc.returncode == 0, err.decode()[-3000:]
         return json.loads(out)
+    committed = threading.Event()
+    tail: list[bytes] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            tail[:] = [*tail[-20:], line]
+            if b": committed as " in line:
+                committed.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if kill_after_commit is not None:
+        deadline = time.monotonic() + 1200
+        while not committed.wait(0.05):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("ingest ended before committing a document: " + b"".join(tail).decode()[-2000:])
+        kill_after = kill_after_commit
     try:
         proc.wait(timeout=kill_after)
         pytest.fail(f"ingest finished before the kill at {kill_after:.1f}s; the kill points need a larger folder")
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+    reader.join(timeout=10)
     return None
 
 
@@ -112,18 +135,22 @@ def test_killed_ingest_rerun_leaves_a_clean_store(mode: str, tmp_path: Path, emb
     expected = _inspect(ref_env, embedder.model_id)
 
     env = _env(tmp_path / "crashed", backend)
+    per_document = reference["seconds"] / len(expected["documents"])
     rows = []
-    for fraction in (None, *KILL_STEPS):  # None: killed while still starting up
-        kill_after = startup * 0.5 if fraction is None else startup + fraction * reference["seconds"]
-        _ingest(folder, env, kill_after=kill_after)
+    for step in range(KILLED_RERUNS + 1):  # the first: killed while still starting up
+        if step == 0:
+            _ingest(folder, env, kill_after=startup * 0.5)
+        else:
+            _ingest(folder, env, kill_after_commit=MID_DOCUMENT * per_document)
         state = _inspect(env, embedder.model_id)
-        rows.append((fraction, round(kill_after, 1), len(state["documents"]), state["orphan_vectors"]))
+        rows.append((step, len(state["documents"]), state["orphan_vectors"]))
         assert state["missing_vectors"] == 0 and state["missing_records"] == 0, state  # no torn document
+    assert rows[-1][1] >= KILLED_RERUNS, rows  # each killed re-run committed one more document first
     final = _ingest(folder, env)
     assert final is not None and not final["failed"]
     state = _inspect(env, embedder.model_id)
     print(f"\n{mode}: startup {startup:.1f}s, work {reference['seconds']:.1f}s; after each kill "
-          f"(fraction, kill at s, documents committed, orphan vectors): {rows}")
+          f"(re-run, documents committed, orphan vectors): {rows}")
 
     assert state["documents"] == expected["documents"]  # same documents, same chunks, same order
     assert state["listed"] == state["vectors"] == expected["listed"]  # no duplicate, nothing missing
