@@ -112,10 +112,10 @@ def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds:
                   status_of: StatusOf) -> LegalDraft | None:
     """A provision-level answer when the best evidence is a legal text, else None (the caller falls back)."""
     terms = _terms(info)
-    chosen = pick_provisions(info, hits, snapshot, kinds)
+    quantities = asked_quantities(info.standalone)
+    chosen = pick_provisions(info, hits, snapshot, kinds, quantities)
     if not chosen:
         return None
-    quantities = asked_quantities(info.standalone)
     d = _Draft(snapshot, info.language)
     for i, h in enumerate(chosen):
         meta = snapshot.docs[h.chunk.doc_id].meta

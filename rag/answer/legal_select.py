@@ -32,7 +32,7 @@ from rag.query import QueryInfo
 from rag.records import Chunk, Hit
 from rag.road_users import asked_road_users, other_road_users
 from rag.text.normalize import fold_accents
-from rag.text.quantities import Quantity, asked_quantities, range_fit
+from rag.text.quantities import Quantity, range_fit
 
 MAX_LINES = 16  # quoted lines of one provision block
 CANDIDATES = 8  # retrieved chunks considered for the provision to quote
@@ -70,7 +70,8 @@ def defines_asked_term(text: str, question: str) -> bool:
     return m is not None and fold_accents(m.group(1)) in fold_accents(question)
 
 
-def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: frozenset[str]) -> list[Hit]:
+def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: frozenset[str],
+                    quantities: Sequence[Quantity] = ()) -> list[Hit]:
     """The best one or two legal chunks among the top hits: rank plus how much of the question they cover."""
     legal = [h for h in hits[:CANDIDATES] if h.chunk.article and is_legal(snapshot.docs[h.chunk.doc_id].meta)]
     if not legal:
@@ -79,7 +80,6 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     top = max(h.score for h in legal) or 1.0
     scored: list[tuple[float, Hit]] = []
     users = asked_road_users(info.standalone)
-    quantities = asked_quantities(info.standalone)
     for h in legal:
         text = h.chunk.search_text()
         cov = covered(asked, [text], info, snapshot)

@@ -148,8 +148,8 @@ def range_fit(quantities: Sequence[Quantity], text: str) -> int:
 
 
 def in_range_terms(quantities: Sequence[Quantity], texts: Sequence[str]) -> set[str]:
-    """The question's numbers (folded terms) that some text's range of the same unit holds."""
+    """The question's numbers (folded terms: "0,3" is also "0" and "3") that some text's range of the same
+    unit holds."""
     ranges = [r for t in texts for r in graded_ranges(t)]
-    return {q.raw for q in quantities for r in ranges if r.unit == q.unit and r.contains(q.value)} | {
-        part for q in quantities for r in ranges if r.unit == q.unit and r.contains(q.value)
-        for part in re.findall(r"\d+", q.raw)}
+    held = [q.raw for q in quantities if any(r.unit == q.unit and r.contains(q.value) for r in ranges)]
+    return {*held, *(part for raw in held for part in re.findall(r"\d+", raw))}
