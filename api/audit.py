@@ -69,7 +69,7 @@ def request_record(trail: Trail, engine: Runtime | None, **fields: Any) -> Audit
     client = trail.request.client.host if trail.request.client else "unknown"
     version = corpus_version(engine.store.snapshot.docs) if engine is not None else ""
     return AuditRecord(id=trail.id, time=utc_now(), key_id=trail.principal.subject, role=trail.principal.role,
-                       client=client, route=trail.route,
+                       groups=tuple(sorted(trail.principal.groups)), client=client, route=trail.route,
                        latency_ms=round((time.perf_counter() - trail.started) * 1000, 1),
                        corpus_version=version, **fields)
 

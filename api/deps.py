@@ -61,8 +61,15 @@ async def require_admin(principal: Annotated[Principal, Depends(_principal)]) ->
     return principal
 
 
+async def reader_engine(principal: Annotated[Principal, Depends(require_reader)],
+                        engine: Annotated[Runtime, Depends(get_engine)]) -> Runtime:
+    """The engine as the caller may see it: only documents in its audience (admins: all of them)."""
+    return engine.scoped(principal.access)
+
+
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 EngineDep = Annotated[Runtime, Depends(get_engine)]
+ReaderEngine = Annotated[Runtime, Depends(reader_engine)]  # every route that reads documents uses this one
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]

@@ -302,6 +302,8 @@ class DocumentSummary(BaseModel):
     pages: int | None = Field(default=None, description="Page count of a PDF or image (null: no pages)")
     ocr_pages: list[int] = Field(default_factory=list, description="Pages whose text was read by OCR")
     ocr_confidence: float | None = Field(default=None, description="Mean OCR word confidence (0–100)")
+    audience: str | None = Field(default=None, description="Who may read it: 'public' or groups 'a|b' "
+                                 "(null or malformed: admins only)")
     format: str
     source: str = Field(description="File name, or 'upload:<name>' for uploads (server paths are not shown)")
     sha256: str
@@ -316,6 +318,17 @@ class DocumentSummary(BaseModel):
         src = doc.source_key
         data["source"] = src if src.startswith("upload:") else src.replace("\\", "/").rsplit("/", 1)[-1]
         return cls.model_validate(data)
+
+
+class AudienceIn(BaseModel):
+    audience: str = Field(min_length=1, max_length=2200, description="'public', or groups separated by '|'",
+                          examples=["so-tttt|ubnd-huyen"])
+
+
+class AudienceOut(BaseModel):
+    id: str
+    audience: str
+    previous: str | None = Field(description="The audience before this change")
 
 
 class DocumentList(BaseModel):

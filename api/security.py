@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from api.errors import Forbidden, RateLimited, Unauthorized
+from rag.access import ADMIN, Access, Grant
 from rag.keys import role_for_key
 from rag.network import is_loopback
 from rag.settings import Settings
@@ -29,6 +30,11 @@ class Principal:
     subject: str
     role: Role
     open_mode: bool = False
+    groups: frozenset[str] = frozenset()  # a reader's groups (rag.access): public documents plus theirs
+
+    @property
+    def access(self) -> Access:
+        return ADMIN if self.role == "admin" else Access(groups=self.groups)
 
 
 def check_bind(settings: Settings, host: str | None = None) -> None:
@@ -58,8 +64,8 @@ class KeyRing:
     def open(self) -> bool:
         return not self._keys
 
-    def role_of(self, key: str) -> Role | None:
-        return cast(Role | None, role_for_key(key, self._keys))
+    def grant_of(self, key: str) -> Grant | None:
+        return role_for_key(key, self._keys)
 
     def authenticate(self, authorization: str | None, client: str) -> Principal:
         """The caller for an Authorization header; raises Unauthorized with the precise reason."""
@@ -71,10 +77,10 @@ class KeyRing:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-        role = self.role_of(token)
-        if role is None:
+        grant = self.grant_of(token)
+        if grant is None:
             raise Unauthorized("invalid API key")
-        return Principal(subject=fingerprint(token), role=role)
+        return Principal(subject=fingerprint(token), role=cast(Role, grant.role), groups=grant.groups)
 
 
 def require_role(principal: Principal, needed: Role) -> None:

@@ -8,11 +8,13 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ingest.chunk import chunk_document
 from ingest.load import LoadError, LoadLimits, discover, load_bytes, load_file
 from ingest.parse.document import parse_document
+from rag.access import parse_audience
 from rag.records import IngestFailure, IngestReport, SourceDocument
 from rag.store.store import Store
 from rag.text.normalize import fold_accents
@@ -21,7 +23,8 @@ from rag.timing import StageClock
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes, so unchanged files are re-parsed once.
-PIPELINE_VERSION = "3"  # 2: validity facts in document metadata; 3: pages (and OCR words) of PDF chunks
+# 2: validity facts in document metadata; 3: pages (and OCR words) of PDF chunks; 4: audiences
+PIPELINE_VERSION = "4"
 
 Progress = Callable[[Sequence[object]], Sequence[object]]
 
@@ -77,16 +80,45 @@ class _Tally:
         self.on_embedded = on_embedded
 
 
+def resolve_audience(declared: str | None, explicit: str | None, previous: str | None,
+                     default: str) -> tuple[str, str | None]:
+    """Who may read a document being (re-)ingested, and a warning when its front matter's audience is invalid.
+
+    The --audience flag or upload field wins, then the file's front matter, then what the store had (an
+    admin's change survives an edit of the file), then the configured default. An invalid front matter value
+    is stored as written, which rag.access reads as admins only: a typo never makes a document public."""
+    if explicit is not None:
+        return explicit, None
+    if declared is not None:
+        try:
+            return parse_audience(declared), None
+        except ValueError as exc:
+            bad = declared.strip().lower() or "?"
+            return bad, f"front matter audience {declared!r} is invalid ({exc}): only admins can read it"
+    if previous is not None:
+        return previous, None
+    return default, None
+
+
 def _ingest_source(store: Store, src: SourceDocument, *, source_key: str, root: str, wanted_id: str,
-                   tally: _Tally, force: bool) -> None:
+                   tally: _Tally, force: bool, audience: str | None = None) -> None:
     existing = store.docstore.find_by_source(source_key)
     if existing and existing.sha256 == src.sha256 and not force:
         tally.unchanged += 1
+        if audience is not None and existing.meta.audience != audience:
+            store.set_audience(existing.doc_id, audience)
+            log.info("%s: audience set to %s", src.path, audience)
+            tally.ingested.append(existing.doc_id)
         return
     doc_id = existing.doc_id if existing else _unique_id(store, wanted_id, source_key)
     try:
         with tally.clock.stage("parse"):
             parsed = parse_document(src, doc_id)
+            chosen, warning = resolve_audience(parsed.meta.audience, audience,
+                                               existing.meta.audience if existing else None,
+                                               store.settings.default_audience)
+            parsed = replace(parsed, meta=replace(parsed.meta, audience=chosen),
+                             warnings=(*parsed.warnings, warning) if warning else parsed.warnings)
         with tally.clock.stage("chunk"):
             chunks = chunk_document(parsed, max_tokens=store.settings.chunk_max_tokens)
     except Exception as exc:  # a parser bug on one file must not stop the others
@@ -120,7 +152,8 @@ def _pipeline_changed(store: Store) -> bool:
     return store.docstore.get_info("pipeline_version") != PIPELINE_VERSION
 
 
-def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False,
+                 audience: str | None = None) -> IngestReport:
     """Ingest files and folders; files gone from an ingested folder are removed from the store.
 
     With `progress` (and a terminal on stderr) two bars: files, and chunks embedded as they go."""
@@ -136,13 +169,14 @@ def ingest_paths(store: Store, paths: Sequence[Path], *, progress: bool = False)
                 pages.refresh()
 
             return _ingest_paths(store, paths, lambda pairs: tqdm(pairs, desc="ingest", unit="file", position=0),
-                                 bar.update, on_page)
-    return _ingest_paths(store, paths, lambda pairs: pairs, None)
+                                 bar.update, on_page, audience)
+    return _ingest_paths(store, paths, lambda pairs: pairs, None, audience=audience)
 
 
 def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
                   on_embedded: Callable[[int], None] | None,
-                  on_page: Callable[[int, int], None] | None = None) -> IngestReport:
+                  on_page: Callable[[int, int], None] | None = None,
+                  audience: str | None = None) -> IngestReport:
     started = time.perf_counter()
     tally = _Tally(on_embedded)
     force = _pipeline_changed(store)
@@ -179,7 +213,7 @@ def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
                 continue
             rel = file.relative_to(root).with_suffix("") if root_key else Path(file.stem)
             _ingest_source(store, src, source_key=source_key, root=root_key, wanted_id=slugify(str(rel)),
-                           tally=tally, force=force)
+                           tally=tally, force=force, audience=audience)
         for root_key in folder_roots:
             for doc_id, source_key in store.docstore.doc_ids_under_root(root_key):
                 if source_key not in seen:
@@ -190,8 +224,9 @@ def _ingest_paths(store: Store, paths: Sequence[Path], wrap: Progress,
     return _report(store, tally, started)
 
 
-def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestReport:
-    """Ingest uploaded files (name, bytes); a file with the same name replaces the earlier upload."""
+def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]], *, audience: str | None = None) -> IngestReport:
+    """Ingest uploaded files (name, bytes); a file with the same name replaces the earlier upload.
+    `audience` (canonical, rag.access) applies to every file; None = front matter, then the default."""
     started = time.perf_counter()
     tally = _Tally()
     limits = LoadLimits.from_settings(store.settings)
@@ -210,7 +245,7 @@ def ingest_uploads(store: Store, files: Sequence[tuple[str, bytes]]) -> IngestRe
                 tally.failed.append(IngestFailure(name, str(exc)))
                 continue
             _ingest_source(store, src, source_key=f"upload:{name}", root="",
-                           wanted_id=slugify(Path(name).stem), tally=tally, force=False)
+                           wanted_id=slugify(Path(name).stem), tally=tally, force=False, audience=audience)
     return _report(store, tally, started)
 
 
@@ -218,3 +253,9 @@ def remove_document(store: Store, doc_id: str) -> int:
     """Remove one document by id; returns the number of chunks removed (0 when unknown)."""
     with store.writing():
         return store.remove(doc_id)
+
+
+def change_audience(store: Store, doc_id: str, audience: str) -> bool:
+    """Set who may read one document (canonical rag.access audience); False when it is not stored."""
+    with store.writing():
+        return store.set_audience(doc_id, audience)

@@ -48,12 +48,47 @@ def _engine(state: CliContext):  # noqa: ANN202 - returns rag.runtime.Runtime
         raise fail(exc) from None
 
 
+def _audience_option(value: str | None) -> str | None:
+    from rag.access import parse_audience
+
+    if value is None:
+        return None
+    try:
+        return parse_audience(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@app.command()
+def audience(
+    ctx: typer.Context,
+    doc_id: Annotated[str, typer.Argument(help="Document id (policyqa documents)")],
+    value: Annotated[str, typer.Argument(callback=_audience_option,
+                                         help="'public', or groups separated by '|' ('so-tttt|ubnd-huyen')")],
+) -> None:
+    """Change who may read a stored document (no re-embedding)."""
+    from ingest.pipeline import change_audience
+
+    engine = _engine(context_of(ctx))
+    try:
+        previous = engine.store.snapshot.docs.get(doc_id)
+        if previous is None or not change_audience(engine.store, doc_id, value):
+            raise fail(f"no document with id {doc_id!r}")
+    finally:
+        engine.close()
+    typer.echo(f"{doc_id}: audience {previous.meta.audience or '(none: admins only)'} -> {value}")
+
+
 @app.command()
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the corpus folder)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    audience: Annotated[str | None, typer.Option(
+        "--audience", callback=_audience_option,
+        help="Who may read these documents: 'public', or groups separated by '|' (default: each file's front "
+             "matter, else its current audience, else POLICYQA_DEFAULT_AUDIENCE)")] = None,
 ) -> None:
     """Ingest files and folders into the store (idempotent)."""
     # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
@@ -63,7 +98,7 @@ def ingest(
     settings = context_of(ctx).settings
     engine = _engine(context_of(ctx))
     try:
-        report = ingest_paths(engine.store, paths or [settings.corpus_dir], progress=not as_json)
+        report = ingest_paths(engine.store, paths or [settings.corpus_dir], progress=not as_json, audience=audience)
     finally:
         engine.close()
     if as_json:

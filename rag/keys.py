@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["role_for_key"]
 
 
-def role_for_key(candidate: str | None, keys: Iterable[tuple[str, str]]) -> str | None:
-    """The role paired with `candidate` among (key, role) pairs, or None. Every key is compared (no early
+def role_for_key(candidate: str | None, keys: Iterable[tuple[str, T]]) -> T | None:
+    """The role (or grant) paired with `candidate` among (key, role) pairs, or None. Every key is compared (no early
     exit) with hmac.compare_digest, so timing tells neither whether nor which key matched."""
     if not candidate:
         return None
     presented = candidate.encode()
-    found: str | None = None
+    found: T | None = None
     for known, role in keys:
         if hmac.compare_digest(known.encode(), presented):
             found = role

@@ -98,6 +98,8 @@ class DocumentMeta:
     pages: int | None = None  # page count of a PDF or image (None: a format without pages)
     ocr_pages: tuple[int, ...] = ()  # pages whose text was read by OCR
     ocr_confidence: float | None = None  # mean word confidence over the OCR pages (0–100)
+    # who may read it (rag.access): "public" or groups "a|b"; None or malformed = admins only (fails closed)
+    audience: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ Mode = Literal["hybrid", "dense", "lexical"]
 
 
 def allowed_docs(snapshot: Snapshot, filters: Filters | None) -> set[str] | None:
-    """Doc ids passing the metadata filters; None when there is no filter."""
+    """Doc ids passing the metadata filters within the snapshot's scope; None when neither restricts."""
     if filters is None or not any(vars(filters).values()):
-        return None
+        return None if snapshot.scope is None else set(snapshot.scope)
     number = normalize_doc_number(filters.number) if filters.number else None
     issuer = fold_accents(filters.issuer) if filters.issuer else None
     keep: set[str] = set()
@@ -57,6 +57,8 @@ def dense_scores(engine: Any, query: str, n: int, allowed: set[str] | None,
     """Cosine similarity of the n nearest chunks visible in the snapshot."""
     vector = engine.embedder.embed_query_np(query)
     where = None
+    if allowed is None and snapshot.scope is not None:  # a reader's view: never search outside it
+        allowed = set(snapshot.scope)
     if allowed is not None:
         if not allowed:
             return {}
@@ -70,8 +72,12 @@ def dense_scores(engine: Any, query: str, n: int, allowed: set[str] | None,
 def lexical_scores(snapshot: Snapshot, tokens: list[str], n: int, allowed: set[str] | None) -> dict[str, float]:
     """BM25 scores of the n best chunks (positive scores only)."""
     scores = snapshot.lexical.scores(tokens)
+    if allowed is None and snapshot.scope is not None:  # a reader's view: the index is shared, so mask it
+        allowed = set(snapshot.scope)
     if allowed is not None:
-        mask = np.array([snapshot.chunks[cid].doc_id in allowed for cid in snapshot.lexical.ids], dtype=bool)
+        chunks = snapshot.chunks
+        mask = np.fromiter(((c := chunks.get(cid)) is not None and c.doc_id in allowed for cid in snapshot.lexical.ids),
+                           dtype=bool, count=len(snapshot.lexical.ids))
         scores = np.where(mask, scores, 0.0)
     if not len(scores):
         return {}

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, Protocol
 
 import numpy as np
 
+from rag.access import Access
 from rag.llm.generators import AnswerGenerator
 from rag.llm.loading import load_generator
 from rag.settings import Settings
 from rag.store.locks import claim_embedded_store
 from rag.store.manifest_chroma import ChromaDocStore
 from rag.store.manifest_sqlite import DocStore, SqliteDocStore
+from rag.store.scope import ScopedStore
 from rag.store.store import Store
 from rag.store.vectors import VectorStore, make_client
 
@@ -40,6 +42,13 @@ class Runtime:
     store: Store
     generator: AnswerGenerator | None = None  # an LLM answer generator; None = extractive answers
     owner_lock: IO[str] | None = None  # held while this process owns an embedded store
+
+    def scoped(self, access: Access) -> Runtime:
+        """This engine as `access` sees it: admins get it whole; a reader gets a view whose store shows only
+        the documents in its audience (rag.store.scope), for every question, search and listing."""
+        if access.admin:
+            return self
+        return replace(self, store=ScopedStore(self.store, access), owner_lock=None)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.store.docstore.close()

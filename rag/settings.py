@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.access import Grant, parse_audience, parse_key_entries
+
 BUNDLED_MODEL = "bundled:multilingual-e5-small"
 
 
@@ -94,7 +96,9 @@ class Settings(BaseSettings):
     # API
     host: str = "127.0.0.1"
     port: int = 8000
-    api_keys: str = ""  # "key1:admin,key2:reader"
+    api_keys: str = ""  # "key1:admin,key2:reader:so-tttt|ubnd-huyen,key3:reader"
+    api_keys_file: Path | None = None  # one entry per line, same syntax; '#' starts a comment
+    default_audience: str = "public"  # audience of a document ingested without one (rag.access)
     cors_origins: str = ""  # comma-separated; empty = CORS off
     rate_limit_per_minute: int = Field(default=120, ge=1)
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -105,6 +109,11 @@ class Settings(BaseSettings):
     # audit trail (data_dir/audit.sqlite): records older than this many days are pruned; 0 = keep forever
     audit_retention_days: int = Field(default=0, ge=0, le=36_500)
     audit_file: Path | None = None  # None = data_dir/audit.sqlite
+
+    @field_validator("default_audience", mode="after")
+    @classmethod
+    def _audience(cls, v: str) -> str:
+        return parse_audience(v)
 
     @field_validator("data_dir", "corpus_dir", "model_cache_dir", mode="after")
     @classmethod
@@ -136,12 +145,14 @@ class Settings(BaseSettings):
     def audit_path(self) -> Path:
         return self.audit_file or self.data_dir / "audit.sqlite"
 
-    def parsed_api_keys(self) -> dict[str, str]:
-        """Map key -> role from `api_keys`; fails fast on malformed entries."""
-        keys: dict[str, str] = {}
-        for item in filter(None, (s.strip() for s in self.api_keys.split(","))):
-            key, sep, role = item.rpartition(":")
-            if not sep or not key or role not in ("reader", "admin"):
-                raise ValueError(f"POLICYQA_API_KEYS entry {item!r} must look like KEY:reader or KEY:admin")
-            keys[key] = role
+    def parsed_api_keys(self) -> dict[str, Grant]:
+        """Map key -> grant (role and groups) from `api_keys` and `api_keys_file`; fails fast on a malformed
+        entry or an unreadable file."""
+        keys = parse_key_entries(self.api_keys.split(","))
+        if self.api_keys_file is not None:
+            try:
+                lines = self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read the API keys file {self.api_keys_file}: {exc}") from exc
+            keys.update(parse_key_entries(lines))
         return keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,6 +38,14 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
                 return None
             return decoded.partition(":")[2] or None
     return None
+
+
+def request_key(request: Any) -> str | None:
+    """The browser's key from a gr.Request (or any object with `headers`), as `presented_key` reads it."""
+    headers = getattr(request, "headers", None)
+    if not headers:
+        return None
+    return presented_key((str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items())
 
 
 def key_is_known(key: str | None, keys: Iterable[str]) -> bool:

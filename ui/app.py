@@ -44,9 +44,10 @@ def _head() -> str:
     return f"\n<script>\n{_asset('app.js')}</script>\n"
 
 
-def _doc_page(backend: Backend, doc_id: str, start: int | None, end: int | None, lang: str) -> HTMLResponse:
+def _doc_page(backend: Backend, doc_id: str, start: int | None, end: int | None, lang: str,
+              key: str | None = None) -> HTMLResponse:
     try:
-        doc = backend.document(doc_id)
+        doc = backend.document(doc_id, key)
     except BackendUnavailable:
         return HTMLResponse(render.document_page(None, lang=lang), status_code=503)
     return HTMLResponse(render.document_page(doc, start=start, end=end, lang=lang),
@@ -77,10 +78,12 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
     bound = backend
 
     @app.get(f"/{render.DOC_ROUTE}/{{doc_id}}", include_in_schema=False, response_class=HTMLResponse)
-    async def document_view(doc_id: str, start: int | None = Query(default=None, ge=0),
+    async def document_view(request: Request, doc_id: str, start: int | None = Query(default=None, ge=0),
                             end: int | None = Query(default=None, ge=0),
                             lang: str = Query(default="vi", pattern="^(vi|en)$")) -> HTMLResponse:
-        return await run_in_threadpool(_doc_page, bound, doc_id, start, end, lang)
+        # The full text as the browser's key may read it (404 outside its audience, as for a missing id).
+        key = presented_key(request.headers.raw)
+        return await run_in_threadpool(_doc_page, bound, doc_id, start, end, lang, key)
 
     @app.get(f"/{render.PAGE_ROUTE}/{{doc_id}}/{{page}}", include_in_schema=False, response_class=HTMLResponse)
     async def page_view(request: Request, doc_id: str, page: int = Path(ge=1, le=100_000),

@@ -32,6 +32,10 @@ class BackendUnavailable(RuntimeError):
     """The engine is not open yet, or the remote API cannot be reached."""
 
 
+class KeyDenied(BackendUnavailable):
+    """The browser's key is not a configured one (shown as unavailable: nothing is read for it)."""
+
+
 class UploadDenied(PermissionError):
     """The admin key is missing, wrong, or belongs to a reader."""
 
@@ -50,16 +54,20 @@ class PageImage:
 class Backend(Protocol):
     settings: Settings
 
-    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+    # `key` is the browser's (ui.access.request_key): what it may read decides every answer and listing.
+
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
+            key: str | None = None) -> Iterator[Event]:
         """Answer events (status, token, citations, done | error)."""
         ...
 
-    def documents(self) -> list[dict[str, Any]]:
-        """Summaries of the stored documents (rag.shapes.document_summary shape)."""
+    def documents(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Summaries of the stored documents the key may read (rag.shapes.document_summary shape)."""
         ...
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        """One document's summary plus `text` and `chunks` [{id, start, end, text}], or None."""
+    def document(self, doc_id: str, key: str | None = None) -> dict[str, Any] | None:
+        """One document's summary plus `text` and `chunks` [{id, start, end, text}], or None (also when the
+        key may not read it)."""
         ...
 
     def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:
@@ -103,25 +111,33 @@ class InProcessBackend:
     def __init__(self, get_engine: Callable[[], Any], settings: Settings) -> None:
         self._get_engine = get_engine
         self.settings = settings
+        self._keys = settings.parsed_api_keys()
 
-    def _engine(self) -> Any:
+    def _engine(self, key: str | None = None) -> Any:
+        """The engine as the browser's key sees it (admins and an open UI: everything)."""
         try:
             engine = self._get_engine()
         except AttributeError:
             engine = None
         if engine is None:
             raise BackendUnavailable("the engine is not open yet")
-        return engine
+        if not self._keys:
+            return engine
+        grant = role_for_key((key or "").strip(), self._keys.items())
+        if grant is None:  # the UI's middleware lets no such browser in; never show anything to one
+            raise KeyDenied("this key is not configured")
+        return engine.scoped(grant.access)
 
-    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
-        yield from answer_events(question, history, filters, engine=self._engine())
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
+            key: str | None = None) -> Iterator[Event]:
+        yield from answer_events(question, history, filters, engine=self._engine(key))
 
-    def documents(self) -> list[dict[str, Any]]:
-        docs = self._engine().store.snapshot.docs.values()
+    def documents(self, key: str | None = None) -> list[dict[str, Any]]:
+        docs = self._engine(key).store.snapshot.docs.values()
         return sorted((document_summary(d) for d in docs), key=lambda d: (d["title"] or "", d["id"]))
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        snap = self._engine().store.snapshot
+    def document(self, doc_id: str, key: str | None = None) -> dict[str, Any] | None:
+        snap = self._engine(key).store.snapshot
         doc = snap.docs.get(doc_id)
         if doc is None:
             return None
@@ -131,7 +147,7 @@ class InProcessBackend:
                             "breadcrumb": c.breadcrumb} for c in chunks]}
 
     def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:
-        engine = self._engine()  # the UI's key middleware has checked the browser's key already
+        engine = self._engine(key)
         try:
             view = page_view(engine.store.snapshot, engine.settings.originals_dir, doc_id, page, start, end,
                              LoadLimits.from_settings(engine.settings))
@@ -150,13 +166,15 @@ class InProcessBackend:
         keys = self.settings.parsed_api_keys()
         if not keys:
             return
-        if role_for_key((key or "").strip(), keys.items()) != "admin":
+        grant = role_for_key((key or "").strip(), keys.items())
+        if grant is None or grant.role != "admin":
             raise UploadDenied("an admin key is required")
 
     def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
         self._check_admin(key)
         ok, failed = _too_big(files, self.settings)
-        report = ingest_uploads(self._engine().store, ok).to_json() if ok else _empty_report(self._engine())
+        engine = self._engine(key)  # an admin's: the whole store
+        report = ingest_uploads(engine.store, ok).to_json() if ok else _empty_report(engine)
         report["failed"] = [*failed, *report["failed"]]  # type: ignore[misc]
         return report
 
@@ -199,18 +217,19 @@ class HttpBackend:
         self.key = key
         self._client = client or httpx.Client(base_url=self.base_url,
                                               timeout=httpx.Timeout(120.0, connect=5.0))
-        self._docs: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._docs: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
         self._remote: dict[str, Any] | None = None  # what the remote reports about its settings
 
     def _headers(self, key: str | None = None) -> dict[str, str]:
-        key = key or self.key
+        key = key or self.key  # the browser's key first: the API decides what that reader may see
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
+            key: str | None = None) -> Iterator[Event]:
         body = {"question": question, "history": [asdict(t) for t in history],
                 "filters": {k: v for k, v in asdict(filters).items() if v} if filters else None,
                 "top_k": None, "stream": True}
-        headers = {**self._headers(), "Accept": "text/event-stream"}
+        headers = {**self._headers(key), "Accept": "text/event-stream"}
         try:
             with self._client.stream("POST", "/v1/ask", json=body, headers=headers) as resp:
                 if resp.status_code != 200:
@@ -221,25 +240,26 @@ class HttpBackend:
         except httpx.HTTPError as exc:
             raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
 
-    def _get(self, path: str) -> httpx.Response:
+    def _get(self, path: str, key: str | None) -> httpx.Response:
         try:
-            return self._client.get(path, headers=self._headers())
+            return self._client.get(path, headers=self._headers(key))
         except httpx.HTTPError as exc:
             raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
 
-    def documents(self) -> list[dict[str, Any]]:
-        resp = self._get("/v1/documents")
+    def documents(self, key: str | None = None) -> list[dict[str, Any]]:
+        resp = self._get("/v1/documents", key)
         if resp.status_code != 200:
             raise BackendUnavailable(_problem(resp))
         data = resp.json()
         docs = data["documents"] if isinstance(data, dict) else data
         return sorted(docs, key=lambda d: (d.get("title") or "", d["id"]))
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
-        cached = self._docs.get(doc_id)
+    def document(self, doc_id: str, key: str | None = None) -> dict[str, Any] | None:
+        slot = (key or self.key or "", doc_id)  # cached per key: one reader's view is never another's
+        cached = self._docs.get(slot)
         if cached and time.monotonic() - cached[0] < self.CACHE_SECONDS:
             return cached[1]
-        resp = self._get(f"/v1/documents/{quote(doc_id, safe='')}")
+        resp = self._get(f"/v1/documents/{quote(doc_id, safe='')}", key)
         if resp.status_code == 404:
             out = None
         elif resp.status_code != 200:
@@ -247,7 +267,9 @@ class HttpBackend:
         else:
             data = resp.json()
             out = {**data["document"], "text": data["text"], "chunks": data.get("chunks", [])}
-        self._docs[doc_id] = (time.monotonic(), out)
+        if len(self._docs) > 1000:
+            self._docs.clear()
+        self._docs[slot] = (time.monotonic(), out)
         return out
 
     def page(self, doc_id: str, page: int, start: int | None, end: int | None, key: str | None) -> PageImage:

@@ -56,7 +56,7 @@ def user_markdown(question: str) -> str:
     return esc_md(question)
 
 
-def attach_passages(backend: Backend, citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def attach_passages(backend: Backend, citations: list[dict[str, Any]], key: str | None = None) -> list[dict[str, Any]]:
     """Each citation with the passage it quotes (its chunk, or the paragraph around the quote)."""
     docs: dict[str, dict[str, Any] | None] = {}
     out = []
@@ -64,7 +64,7 @@ def attach_passages(backend: Backend, citations: list[dict[str, Any]]) -> list[d
         doc_id = c["doc_id"]
         if doc_id not in docs:
             try:
-                docs[doc_id] = backend.document(doc_id)
+                docs[doc_id] = backend.document(doc_id, key)
             except BackendUnavailable:
                 docs[doc_id] = None
         doc = docs[doc_id]
@@ -80,7 +80,7 @@ def attach_passages(backend: Backend, citations: list[dict[str, Any]]) -> list[d
 
 
 def stream_answer(backend: Backend, session: ChatSession, question: str, filters: Filters | None,
-                  max_history: int) -> Iterator[str]:
+                  max_history: int, key: str | None = None) -> Iterator[str]:
     """Ask and yield the growing chat message; the finished answer is left in session.views[-1]."""
     lang = session.lang
     history = session.history(max_history)
@@ -92,7 +92,7 @@ def stream_answer(backend: Backend, session: ChatSession, question: str, filters
     text, abstained, last = "", False, 0.0
     yield f"*{esc_md(t('answering', lang))}*"
     try:
-        for ev in backend.ask(question, history, filters):
+        for ev in backend.ask(question, history, filters, key):
             if ev.type == "status":
                 abstained = bool(ev.data.get("abstained", abstained))
             elif ev.type == "token":
@@ -104,7 +104,7 @@ def stream_answer(backend: Backend, session: ChatSession, question: str, filters
                 data = ev.data
                 view.update(pending=False, answer=data.get("answer", text),
                             abstained=bool(data.get("abstained")),
-                            citations=attach_passages(backend, list(data.get("citations") or [])),
+                            citations=attach_passages(backend, list(data.get("citations") or []), key),
                             related=list(data.get("related") or []), mode=data.get("mode"),
                             language=data.get("language"))
                 yield answer_markdown(view["answer"], turn=turn, citations=view["citations"],

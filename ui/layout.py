@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from ui.access import request_key
 from ui.backend import Backend, BackendUnavailable
 from ui.chat import ChatSession, new_session
 from ui.feedback import FeedbackStore
@@ -21,10 +22,10 @@ class LanguageSwitch:
 
     backend: Backend
 
-    def switch(self, lang_: str, sess: ChatSession, doc_type: str) -> tuple[Any, ...]:
+    def switch(self, lang_: str, sess: ChatSession, doc_type: str, request: gr.Request) -> tuple[Any, ...]:
         sess.lang = lang_
         try:
-            docs = self.backend.documents()
+            docs = self.backend.documents(request_key(request))
         except BackendUnavailable:
             docs = []
         types, doc_choices = docs_tab.filter_choices(docs, lang_)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.audit import Trail, answer_record, write
-from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
+from api.deps import MetricsDep, Reader, ReaderEngine, SettingsDep
 from api.limits import check_question
 from api.metrics import ApiMetrics
 from api.schemas import AnswerOut, AskRequest, problem_responses
@@ -94,7 +94,7 @@ async def ask(
     request: Request,
     background: BackgroundTasks,
     principal: Reader,
-    engine: EngineDep,
+    engine: ReaderEngine,
     settings: SettingsDep,
     metrics: MetricsDep,
     accept: str | None = Header(default=None, include_in_schema=False),

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 AUDIT_LIMIT_MAX = 1000
-ROUTES = ("ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete")
+ROUTES = ("ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete", "audience")
 
 
 class AuditCitationOut(BaseModel):
@@ -43,6 +43,7 @@ class AuditRecordOut(BaseModel):
     time: str = Field(description="UTC, ISO 8601")
     key_id: str = Field(description="Fingerprint of the key (never the key), or ip:… when the API is open")
     role: str
+    groups: list[str] = Field(default=[], description="The reader key's groups")
     client: str
     route: str
     question: str

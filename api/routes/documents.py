@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -12,9 +13,11 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.audit import Trail, request_record, write
-from api.deps import Admin, EngineDep, MetricsDep, Reader, SettingsDep
+from api.deps import Admin, EngineDep, MetricsDep, Reader, ReaderEngine, SettingsDep
 from api.errors import ApiError, NotFound, Unprocessable, UnsupportedMediaType
 from api.schemas import (
+    AudienceIn,
+    AudienceOut,
     ChunkOut,
     DeleteOut,
     DocumentDetail,
@@ -27,7 +30,8 @@ from api.schemas import (
 )
 from ingest.load import LoadError, LoadLimits, sniff_format
 from ingest.page_image import BadSpan, PageMissing, page_view
-from ingest.pipeline import ingest_uploads, remove_document, safe_upload_name
+from ingest.pipeline import change_audience, ingest_uploads, remove_document, safe_upload_name
+from rag.access import parse_audience
 from rag.settings import Settings
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -61,7 +65,14 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "items": {"type": "string", "format": "binary"},
                             "description": f"One or more files: {SUPPORTED}. The type is detected from the "
                             "bytes; the name is only a label.",
-                        }
+                        },
+                        "audience": {
+                            "type": "string",
+                            "description": "Who may read the files: 'public', or groups separated by '|' "
+                            "('so-tttt|ubnd-huyen'). Omitted: the file's front matter, else the document's "
+                            "current audience, else POLICYQA_DEFAULT_AUDIENCE.",
+                            "examples": ["public", "so-tttt|ubnd-huyen"],
+                        },
                     },
                 },
                 "encoding": {"files": {"contentType": ", ".join(ACCEPTED_TYPES)}},
@@ -77,7 +88,7 @@ _UPLOAD_BODY: dict[str, Any] = {
     summary="List stored documents",
     responses=problem_responses(401, 403, 429, 503),
 )
-async def list_documents(principal: Reader, engine: EngineDep) -> DocumentList:
+async def list_documents(principal: Reader, engine: ReaderEngine) -> DocumentList:
     """Metadata of every stored document (số hiệu, ngày, cơ quan, loại, trích yếu…)."""
     docs = engine.store.snapshot.docs
     return DocumentList(total=len(docs), documents=[DocumentSummary.of(docs[k]) for k in sorted(docs)])
@@ -89,7 +100,7 @@ async def list_documents(principal: Reader, engine: EngineDep) -> DocumentList:
     summary="One document: metadata, text and chunks",
     responses=problem_responses(401, 403, 404, 422, 429, 503),
 )
-async def get_document(doc_id: DocId, principal: Reader, engine: EngineDep) -> DocumentDetail:
+async def get_document(doc_id: DocId, principal: Reader, engine: ReaderEngine) -> DocumentDetail:
     """The full normalised text and its chunks, each with its breadcrumb and offsets into that text."""
     snap = engine.store.snapshot  # one snapshot: the document and its chunks are always consistent
     doc = snap.docs.get(doc_id)
@@ -125,7 +136,20 @@ class _Upload:
     fmt: str
 
 
-async def _read_form(request: Request, settings: Settings) -> list[UploadFile]:
+def _audience_field(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Unprocessable("body.audience must be a text field, not a file")
+    try:
+        return parse_audience(value)
+    except ValueError as exc:
+        msg = str(exc)
+        raise Unprocessable(f"body.audience: {msg}",
+                            errors=[{"loc": ["body", "audience"], "msg": msg, "type": "value_error"}]) from exc
+
+
+async def _read_form(request: Request, settings: Settings) -> tuple[list[UploadFile], str | None]:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise UnsupportedMediaType("expected a multipart/form-data body with one or more 'files' parts")
@@ -142,7 +166,14 @@ async def _read_form(request: Request, settings: Settings) -> list[UploadFile]:
         raise ApiError(f"malformed multipart body: {exc.detail}") from exc
     except Exception as exc:  # python-multipart on garbage input
         raise ApiError(f"malformed multipart body ({exc.__class__.__name__})") from exc
-    return [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
+    try:
+        audience = _audience_field(form.get("audience"))
+    except ApiError:
+        for f in files:
+            await f.close()
+        raise
+    return files, audience
 
 
 async def _check_files(files: list[UploadFile]) -> list[_Upload]:
@@ -178,13 +209,14 @@ async def upload_documents(
     .doc) is refused with 415 before anything is stored. A file with the same name replaces the earlier
     upload. Readers see either the previous or the new version of a document, never a mix."""
     trail = Trail("upload", principal, request)
-    files = await _read_form(request, settings)
+    files, audience = await _read_form(request, settings)
     try:
         uploads = await _check_files(files)
     finally:
         for f in files:
             await f.close()
-    report = await run_in_threadpool(ingest_uploads, engine.store, [(u.name, u.data) for u in uploads])
+    report = await run_in_threadpool(partial(ingest_uploads, audience=audience), engine.store,
+                                     [(u.name, u.data) for u in uploads])
     metrics.record_ingest(report)
     out = IngestReportOut.model_validate(
         {
@@ -193,6 +225,7 @@ async def upload_documents(
         }
     )
     detail = {"files": [{"name": u.name, "format": u.fmt, "bytes": len(u.data)} for u in uploads],
+              "audience": audience,
               "ingested": list(report.ingested), "failed": [f.path for f in report.failed]}
     record = request_record(trail, engine, detail=detail, status_code=422 if report.nothing_ingested else 200)
     if report.nothing_ingested:
@@ -228,6 +261,33 @@ async def delete_document(doc_id: DocId, request: Request, background: Backgroun
     return DeleteOut(id=doc_id, removed_chunks=removed)
 
 
+@router.put(
+    "/{doc_id}/audience",
+    response_model=AudienceOut,
+    summary="Change who may read a document (admin)",
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
+)
+async def set_audience(doc_id: DocId, body: AudienceIn, request: Request, background: BackgroundTasks,
+                       principal: Admin, engine: EngineDep) -> AudienceOut:
+    """Set a document's audience: `public`, or groups separated by `|`. Only the manifest changes (no
+    re-embedding); readers' next question already sees the new audience. Recorded in the audit trail."""
+    try:
+        audience = parse_audience(body.audience)
+    except ValueError as exc:
+        raise Unprocessable(f"body.audience: {exc}", errors=[
+            {"loc": ["body", "audience"], "msg": str(exc), "type": "value_error"}]) from exc
+    trail = Trail("audience", principal, request)
+    doc = engine.store.snapshot.docs.get(doc_id)
+    if doc is None:
+        raise NotFound(f"no document with id {doc_id!r}")
+    changed = await run_in_threadpool(change_audience, engine.store, doc_id, audience)
+    if not changed:  # deleted by a concurrent request in between
+        raise NotFound(f"no document with id {doc_id!r}")
+    detail = {"doc_id": doc_id, "content_hash": doc.sha256, "audience": audience, "previous": doc.meta.audience}
+    background.add_task(write, trail.log, request_record(trail, engine, detail=detail))
+    return AudienceOut(id=doc_id, audience=audience, previous=doc.meta.audience)
+
+
 @router.get(
     "/{doc_id}/pages/{page}",
     summary="One page of a PDF or scan as an image, the quoted words highlighted",
@@ -235,7 +295,7 @@ async def delete_document(doc_id: DocId, request: Request, background: Backgroun
     responses={200: {"content": {"image/png": {}}, "description": "The page as PNG; headers say whether (and "
                      "why not) the quote is highlighted"}, **problem_responses(401, 403, 404, 422, 429, 503)},
 )
-async def page_image(doc_id: DocId, principal: Reader, engine: EngineDep, settings: SettingsDep,
+async def page_image(doc_id: DocId, principal: Reader, engine: ReaderEngine, settings: SettingsDep,
                      page: Annotated[int, Path(ge=1, le=100_000, description="1-based page number")],
                      start: Annotated[int | None, Query(ge=0, description="Quote start (citation.start)")] = None,
                      end: Annotated[int | None, Query(ge=0, description="Quote end (citation.end)")] = None,

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.audit import Trail, answer_record, write
-from api.deps import EngineDep, MetricsDep, Reader, SettingsDep
+from api.deps import MetricsDep, Reader, ReaderEngine, SettingsDep
 from api.errors import Unprocessable
 from api.limits import check_question
 from api.metrics import ApiMetrics
@@ -283,7 +283,7 @@ async def chat_completions(
     request: Request,
     background: BackgroundTasks,
     principal: Reader,
-    engine: EngineDep,
+    engine: ReaderEngine,
     settings: SettingsDep,
     metrics: MetricsDep,
 ) -> ChatCompletion | Response:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import Trail, hits_citations, request_record, write
-from api.deps import EngineDep, Reader, SettingsDep
+from api.deps import Reader, ReaderEngine, SettingsDep
 from api.limits import check_question
 from api.schemas import QUESTION_CEILING, TOP_K_MAX, PassageOut, SearchOut, problem_responses
 from rag.answer.entry import search as search_question
@@ -33,7 +33,7 @@ async def search(
     request: Request,
     background: BackgroundTasks,
     principal: Reader,
-    engine: EngineDep,
+    engine: ReaderEngine,
     settings: SettingsDep,
     q: Annotated[
         str,

@@ -47,7 +47,7 @@ _FN_MARK = re.compile(r"\[\^(\w{1,4})\](?!:)")
 _PARA_BREAK = re.compile(r"(?<=[^\W\d_]|,)\n\n(?=(\S{1,3}))")
 _POINT = re.compile(r"[a-zđ]\)|v/v", re.IGNORECASE)
 _FRONT_MATTER_KEYS = ("title", "doc_type", "number", "issued_date", "issuer", "parent_issuer", "place",
-                      "subject", "signer", "signer_title")
+                      "subject", "signer", "signer_title", "audience")
 _PLACEHOLDER = 0xE000  # private-use code points stand in for escaped Markdown characters
 _RESTORE = {_PLACEHOLDER + ord(c): c for c in _ESCAPABLE}
 
@@ -131,6 +131,7 @@ def _apply_front_matter(meta: DocumentMeta, fm: dict[str, str]) -> DocumentMeta:
         subject=v.get("subject", meta.subject),
         signer=v.get("signer", meta.signer),
         signer_title=v.get("signer_title", meta.signer_title),
+        audience=v.get("audience", meta.audience),  # checked by the pipeline (ingest.audience)
     )
 
 

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS audit (
     corpus_version TEXT NOT NULL,
     detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    key_groups TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS audit_time ON audit(time);
 CREATE INDEX IF NOT EXISTS audit_key ON audit(key_id, time);
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS audit_anchor (
 );
 """
 _COLUMNS = ("id", "time", "key_id", "role", "client", "route", "question", "answer", "abstained", "citations",
-            "removed_sentences", "latency_ms", "status_code", "corpus_version", "detail", "prev_hash", "hash")
+            "removed_sentences", "latency_ms", "status_code", "corpus_version", "detail", "prev_hash", "key_groups",
+            "hash")
 PRUNE_EVERY_S = 3600.0
 
 
@@ -77,15 +79,16 @@ class AuditQuery:
 
 
 def _row_values(record: AuditRecord) -> tuple[Any, ...]:
-    body = body_of(record)
-    return (*(body[c] if c not in ("citations", "detail") else canonical(body[c]) for c in _COLUMNS[:-1]),
-            record.hash)
+    body = {**body_of(record), "key_groups": list(record.groups)}
+    return (*(body[c] if c not in ("citations", "detail", "key_groups") else canonical(body[c])
+              for c in _COLUMNS[:-1]), record.hash)
 
 
 def _row_record(row: sqlite3.Row) -> AuditRecord:
     data = {c: row[c] for c in _COLUMNS}
     data["citations"] = json.loads(data["citations"])
     data["detail"] = json.loads(data["detail"])
+    data["groups"] = tuple(json.loads(data.pop("key_groups")))
     data["abstained"] = None if data["abstained"] is None else bool(data["abstained"])
     return record_from_json(data)
 
@@ -108,6 +111,8 @@ class AuditLog:
                 db.row_factory = sqlite3.Row
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                if "key_groups" not in {r[1] for r in db.execute("PRAGMA table_info(audit)")}:  # an older file
+                    db.execute("ALTER TABLE audit ADD COLUMN key_groups TEXT NOT NULL DEFAULT '[]'")
             except (sqlite3.Error, OSError) as exc:
                 raise AuditUnavailable(f"cannot open the audit log {self.path}: {exc}") from exc
             self._db = db

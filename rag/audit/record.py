@@ -37,8 +37,8 @@ class AuditRecord:
     time: str  # UTC ISO 8601
     key_id: str  # the key's fingerprint ("key:…"), or "ip:…" when the API is open; never the key
     role: str
-    client: str
-    route: str  # "ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete"
+    client: str  # the caller's address
+    route: str  # "ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete", "audience"
     question: str = ""
     answer: str = ""
     abstained: bool | None = None
@@ -48,6 +48,7 @@ class AuditRecord:
     status_code: int = 200
     corpus_version: str = ""  # hash of the stored document ids and content hashes at answer time
     detail: dict[str, Any] = field(default_factory=dict)  # route-specific: uploaded files, deleted document
+    groups: tuple[str, ...] = ()  # a reader key's groups (rag.access), sorted
     prev_hash: str = GENESIS
     hash: str = ""
 
@@ -70,6 +71,8 @@ def body_of(record: AuditRecord) -> dict[str, Any]:
     """The hashed fields (all but `hash`), as JSON-ready data."""
     data = asdict(record)
     del data["hash"]
+    if not data["groups"]:  # records written before keys had groups stay verifiable
+        del data["groups"]
     return data
 
 
@@ -80,7 +83,7 @@ def record_hash(body: dict[str, Any]) -> str:
 
 def record_from_json(data: dict[str, Any]) -> AuditRecord:
     cites = tuple(AuditCitation(**c) for c in data.get("citations", ()))
-    return AuditRecord(**{**data, "citations": cites})
+    return AuditRecord(**{**data, "citations": cites, "groups": tuple(data.get("groups", ()))})
 
 
 def corpus_version(docs: dict[str, Any]) -> str:

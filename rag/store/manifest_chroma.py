@@ -14,9 +14,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from typing import Any
 
-from rag.records import Chunk, StoredDocument
+from rag.records import Chunk, DocumentMeta, StoredDocument
 from rag.store.manifest_sqlite import chunk_from_json, chunk_to_json, doc_to_json, meta_from_json
 from rag.store.vectors import chroma_call
 
@@ -108,6 +109,18 @@ class ChromaDocStore:
         if old is not None:
             self._delete_chunks(sorted(set(old.chunk_ids) - {c.id for c in chunks}))
         self._bump()
+
+    def set_meta(self, doc_id: str, meta: DocumentMeta) -> bool:
+        """Replace a document's metadata only (its chunks and vectors stay); False when it is not stored."""
+        res = chroma_call(self._col.get, ids=[_DOC + doc_id], include=["metadatas"])
+        if not res["ids"]:
+            return False
+        m = dict(res["metadatas"][0])
+        m["meta"] = json.dumps(asdict(meta), ensure_ascii=False)
+        m["written_at"] = time.time()
+        chroma_call(self._col.update, ids=[_DOC + doc_id], metadatas=[m])
+        self._bump()
+        return True
 
     def delete_document(self, doc_id: str) -> None:
         old = self.get_document(doc_id)

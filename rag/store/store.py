@@ -20,7 +20,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -64,6 +64,8 @@ class Snapshot:
     idf: dict[str, float] = field(default_factory=dict)  # inverse document frequency of lexical tokens
     idf_unseen: float = 1.0  # weight of a term the corpus never uses (the largest idf), computed once
     derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # built on first use
+    # The documents this view may show (rag.store.scope); None = every document. Both retrievers restrict to it.
+    scope: frozenset[str] | None = None
 
     def doc_meta(self, doc_id: str) -> DocumentMeta:
         return self.docs[doc_id].meta
@@ -261,6 +263,14 @@ class Store:
             self.docstore.put_document(stored, chunks, tokens)
         self._stale |= old_ids - set(new_ids)
         return len(set(new_ids) - old_ids), len(old_ids - set(new_ids))
+
+    def set_audience(self, doc_id: str, audience: str) -> bool:
+        """Change who may read a document (a canonical rag.access audience); False when it is not stored.
+        Call inside `writing()`: the new snapshot is published when the write ends."""
+        old = self.docstore.get_document(doc_id)
+        if old is None:
+            return False
+        return self.docstore.set_meta(doc_id, replace(old.meta, audience=audience))
 
     def remove(self, doc_id: str) -> int:
         """Remove a document; returns how many chunks went. Call inside `writing()`."""

@@ -96,11 +96,11 @@ def test_http_backend_matches_in_process(api: tuple[FastAPI, Any]) -> None:
     with TestClient(app) as client:
         remote = HttpBackend("http://testserver", engine.settings, key="rd-key", client=client)
         local = InProcessBackend(lambda: engine, engine.settings)
-        got, want = done_of(remote.ask(QUESTION, [], None)), done_of(local.ask(QUESTION, [], None))
+        got, want = done_of(remote.ask(QUESTION, [], None)), done_of(local.ask(QUESTION, [], None, "rd-key"))
         assert got["answer"] == want["answer"] and got["citations"] == want["citations"]
-        assert [d["id"] for d in remote.documents()] == [d["id"] for d in local.documents()]
+        assert [d["id"] for d in remote.documents()] == [d["id"] for d in local.documents("rd-key")]
         doc_id = want["citations"][0]["doc_id"]
-        assert remote.document(doc_id)["text"] == local.document(doc_id)["text"]  # type: ignore[index]
+        assert remote.document(doc_id)["text"] == local.document(doc_id, "rd-key")["text"]  # type: ignore[index]
         assert remote.document("no-such-doc") is None
         cited = attach_passages(remote, got["citations"])
         assert all(c["passage"] for c in cited)
@@ -139,3 +139,28 @@ def test_mounted_routes(api: tuple[FastAPI, Any]) -> None:
         assert client.get("/ui-doc/no-such-doc").status_code == 404
         assert client.get("/ui-doc/x", params={"start": -1}).status_code == 422
         assert client.get("/v1/documents").status_code == 401  # the API's own auth is untouched
+
+
+def test_both_backends_show_each_key_only_its_audience(engine_factory: Any, tmp_path: Any) -> None:
+    from ui.backend import KeyDenied
+
+    engine = engine_factory(api_keys="adm-key:admin,a-key:reader:so-tttt,rd-key:reader", rate_limit_per_minute=100_000)
+    secret = tmp_path / "mat.md"
+    secret.write_text("---\ntitle: Công văn mật nhóm A\naudience: so-tttt\n---\n"
+                      "1. Sở Thông tin và Truyền thông bảo mật hồ sơ chuyển đổi số của tỉnh.\n", encoding="utf-8")
+    assert not ingest_paths(engine.store, [CORPUS, secret]).failed
+    local = InProcessBackend(lambda: engine, engine.settings)
+    question = "Sở Thông tin và Truyền thông bảo mật hồ sơ gì?"
+    with TestClient(create_app(engine.settings, engine)) as client:
+        remote = HttpBackend("http://testserver", engine.settings, key="rd-key", client=client)
+        for backend in (local, remote):
+            assert "mat" in {d["id"] for d in backend.documents("a-key")}
+            assert "mat" not in {d["id"] for d in backend.documents("rd-key")}
+            assert backend.document("mat", "a-key") is not None
+            assert backend.document("mat", "rd-key") is None  # cached per key: the reader never gets A's copy
+            cited = {c["doc_id"] for c in done_of(backend.ask(question, [], None, "a-key"))["citations"]}
+            assert "mat" in cited
+            public = [e for e in backend.ask(question, [], None, "rd-key") if e.type == "done"]
+            assert "mat" not in str(public[0].data)
+    with pytest.raises(KeyDenied):
+        local.documents("not-a-key")

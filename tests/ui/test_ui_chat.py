@@ -31,14 +31,15 @@ class ScriptedBackend:
         self.events = events if events is not None else answer_events(TEXT, [CITATION])
         self.calls: list[tuple[str, list[Turn], Filters | None]] = []
 
-    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+    def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
+            key: str | None = None) -> Iterator[Event]:
         self.calls.append((question, list(history), filters))
         yield from self.events
 
-    def documents(self) -> list[dict[str, Any]]:
+    def documents(self, key: str | None = None) -> list[dict[str, Any]]:
         return []
 
-    def document(self, doc_id: str) -> dict[str, Any] | None:
+    def document(self, doc_id: str, key: str | None = None) -> dict[str, Any] | None:
         chunk_start = DOC_TEXT.index("3. UBND")
         chunk_end = DOC_TEXT.index("\n\nKết")
         return {"id": doc_id, "title": "Công văn", "text": DOC_TEXT,
@@ -100,7 +101,8 @@ def test_abstention_and_unavailable_backend() -> None:
     assert "pq-abstain" in out[-1] and session.views[0]["abstained"] is True
 
     class Down(ScriptedBackend):
-        def ask(self, question: str, history: Sequence[Turn], filters: Filters | None) -> Iterator[Event]:
+        def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
+            key: str | None = None) -> Iterator[Event]:
             raise BackendUnavailable("engine not open")
             yield  # pragma: no cover
 

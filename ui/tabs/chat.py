@@ -10,6 +10,7 @@ import gradio as gr
 
 from rag.settings import Settings
 from ui import render
+from ui.access import request_key
 from ui.backend import Backend
 from ui.chat import ChatSession, make_filters, new_session, stream_answer, user_markdown
 from ui.feedback import FeedbackEntry, FeedbackStore
@@ -108,14 +109,15 @@ class ChatHandlers:
     max_history: int
 
     def ask(self, q: str, messages: list[dict[str, Any]], sess: ChatSession, doc_type: str,
-            doc_id: str) -> Iterator[tuple[Any, ...]]:
+            doc_id: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         q = (q or "").strip()
         if not q:
             yield messages, sess, gr.skip(), gr.skip()
             return
         messages = [*messages, {"role": "user", "content": user_markdown(q)},
                     {"role": "assistant", "content": ""}]
-        for content in stream_answer(self.backend, sess, q, make_filters(doc_type, doc_id), self.max_history):
+        for content in stream_answer(self.backend, sess, q, make_filters(doc_type, doc_id), self.max_history,
+                                     request_key(request)):
             messages[-1] = {"role": "assistant", "content": content}
             yield messages, sess, render.sources_html(sess.views, sess.current, sess.lang), ""
 

@@ -11,6 +11,7 @@ import gradio as gr
 
 from rag.settings import Settings
 from ui import render
+from ui.access import request_key
 from ui.backend import Backend, BackendUnavailable, UploadDenied
 from ui.chat import ChatSession
 from ui.i18n import t
@@ -72,10 +73,10 @@ class DocumentHandlers:
     backend: Backend
     settings: Settings
 
-    def load_docs(self, doc_type: str, sess: ChatSession) -> tuple[Any, ...]:
+    def load_docs(self, doc_type: str, sess: ChatSession, request: gr.Request) -> tuple[Any, ...]:
         lang_ = sess.lang if sess else "vi"
         try:
-            docs = self.backend.documents()
+            docs = self.backend.documents(request_key(request))
         except BackendUnavailable as exc:
             log.warning("documents unavailable: %s", exc)
             msg = f'<p class="pq-error">{render.esc(t("error_unavailable", lang_))}</p>'
@@ -85,23 +86,24 @@ class DocumentHandlers:
         return (render.documents_html(shown, lang_), gr.update(choices=types), gr.update(choices=types),
                 gr.update(choices=doc_choices))
 
-    def upload(self, paths: list[str] | None, key: str, doc_type: str, sess: ChatSession) -> tuple[Any, ...]:
+    def upload(self, paths: list[str] | None, key: str, doc_type: str, sess: ChatSession,
+               request: gr.Request) -> tuple[Any, ...]:
         lang_ = sess.lang
         if not paths:
-            return t("upload_none", lang_), *self.load_docs(doc_type, sess)
+            return t("upload_none", lang_), *self.load_docs(doc_type, sess, request)
         if len(paths) > self.settings.max_upload_files:
             too_many = t("upload_too_many", lang_).format(n=self.settings.max_upload_files)
-            return too_many, *self.load_docs(doc_type, sess)
+            return too_many, *self.load_docs(doc_type, sess, request)
         payload = [(Path(p).name, Path(p).read_bytes()) for p in paths]
         for p in paths:  # Gradio's copy of an uploaded document should not outlive the request
             Path(p).unlink(missing_ok=True)
         try:
             result = self.backend.upload(payload, key or None)
         except UploadDenied:
-            return f"**{t('upload_denied', lang_)}**", *self.load_docs(doc_type, sess)
+            return f"**{t('upload_denied', lang_)}**", *self.load_docs(doc_type, sess, request)
         except BackendUnavailable:
-            return f"**{t('error_unavailable', lang_)}**", *self.load_docs(doc_type, sess)
-        return render.report_markdown(result, lang_), *self.load_docs(doc_type, sess)
+            return f"**{t('error_unavailable', lang_)}**", *self.load_docs(doc_type, sess, request)
+        return render.report_markdown(result, lang_), *self.load_docs(doc_type, sess, request)
 
 
 def wire_docs_tab(docs: DocsTab, chat: ChatTab, session: gr.State, demo: gr.Blocks,
