@@ -14,9 +14,10 @@ from api.lifecycle import EngineSlot, lifespan
 from api.limits import MAX_JSON_BYTES, MULTIPART_OVERHEAD, BodyLimitMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.openapi import finish_openapi
-from api.routes import answers, ask, audit, documents, health, openai_compat, search
+from api.routes import answers, ask, audit, conversations, documents, health, openai_compat, search
 from api.security import KeyRing, RateLimiter, check_bind
 from rag.audit.log import AuditLog
+from rag.conversations import ConversationStore
 from rag.runtime import Runtime
 from rag.settings import Settings
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, engine: Runtime | None = None, *, embedder: A
             {"name": "search"},
             {"name": "documents"},
             {"name": "openai"},
+            {"name": "conversations"},
             {"name": "audit"},
             {"name": "health"},
         ],
@@ -58,10 +60,11 @@ def create_app(settings: Settings, engine: Runtime | None = None, *, embedder: A
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.metrics = ApiMetrics()
     app.state.audit = AuditLog(settings.audit_path, settings.audit_retention_days)  # opened on first write
+    app.state.conversations = ConversationStore(settings.conversations_path)  # opened on first use
     app.state.engine_slot = EngineSlot(settings, engine=engine, embedder=embedder)
     app.state.engine = engine
     install_error_handlers(app)
-    for module in (ask, answers, search, documents, openai_compat, audit, health):
+    for module in (ask, answers, conversations, search, documents, openai_compat, audit, health):
         app.include_router(module.router)
     # Middleware added last runs first: metrics see every response, including 413s from the body limit.
     app.add_middleware(

@@ -38,6 +38,10 @@ class NotFound(ApiError):
     status, slug = 404, "not-found"
 
 
+class Conflict(ApiError):
+    status, slug = 409, "conflict"
+
+
 class PayloadTooLarge(ApiError):
     status, slug = 413, "payload-too-large"
 

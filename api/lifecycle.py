@@ -98,8 +98,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if follower is not None:
             follower.cancel()
-        audit = getattr(app.state, "audit", None)
-        if audit is not None:
-            audit.close()
+        for name in ("audit", "conversations"):
+            opened = getattr(app.state, name, None)
+            if opened is not None:
+                opened.close()
         if owned and slot.engine is not None:
             slot.engine.close()

@@ -58,8 +58,9 @@ class Problem(BaseModel):
 _PROBLEM_TEXT = {
     400: "Malformed request",
     401: "Missing or invalid API key",
-    403: "The key's role is too low",
-    404: "No such document",
+    403: "The key's role is too low (or a cited document left its audience)",
+    404: "Not found, or not this key's",
+    409: "The conversation is full",
     413: "Body or upload too large",
     415: "Unsupported file type",
     422: "Invalid field (the detail names it)",
@@ -162,6 +163,10 @@ class AskRequest(BaseModel):
     as_of: IsoDate | None = Field(default=None, examples=["2024-06-01"],
                                   description="Answer from the texts in force on this date (ISO, default today); "
                                               "citations report each text's status on it")
+    conversation_id: str | None = Field(
+        default=None, pattern="^[0-9a-f]{32}$",
+        description="A saved conversation of this key (POST /v1/conversations): its stored exchanges are the "
+                    "history (do not send `history` too) and this exchange is appended to it")
 
 
 class CitationOut(BaseModel):
@@ -405,3 +410,38 @@ class Readiness(BaseModel):
     documents: int
     chunks: int
     vectors: int
+
+
+class ConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(default="", max_length=500, description="Shown in the list; empty = the first question")
+
+
+class ConversationRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+
+
+class ConversationSummaryOut(BaseModel):
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+    exchanges: int
+
+
+class ExchangeOut(BaseModel):
+    seq: int
+    time: str
+    question: str
+    answer: dict[str, Any] = Field(description="The answer as /v1/ask returned it (answer_id included)")
+
+
+class ConversationOut(ConversationSummaryOut):
+    turns: list[ExchangeOut]
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummaryOut]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -11,7 +10,7 @@ from typing import Literal, cast
 
 from api.errors import Forbidden, RateLimited, Unauthorized
 from rag.access import ADMIN, Access, Grant
-from rag.keys import role_for_key
+from rag.keys import fingerprint, role_for_key
 from rag.network import is_loopback
 from rag.settings import Settings
 
@@ -46,11 +45,6 @@ def check_bind(settings: Settings, host: str | None = None) -> None:
             "could read and delete documents. Set POLICYQA_API_KEYS='KEY:admin,KEY2:reader' "
             "or bind to 127.0.0.1."
         )
-
-
-def fingerprint(key: str) -> str:
-    """Short stable id of a key for logs and rate-limit buckets."""
-    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 class KeyRing:

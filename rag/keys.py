@@ -3,13 +3,14 @@ UI's access gate and the UI's upload use."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["role_for_key"]
+__all__ = ["fingerprint", "role_for_key"]
 
 
 def role_for_key(candidate: str | None, keys: Iterable[tuple[str, T]]) -> T | None:
@@ -23,3 +24,8 @@ def role_for_key(candidate: str | None, keys: Iterable[tuple[str, T]]) -> T | No
         if hmac.compare_digest(known.encode(), presented):
             found = role
     return found
+
+
+def fingerprint(key: str) -> str:
+    """Short stable id of a key for logs, audit records, rate-limit buckets and ownership (never the key)."""
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -142,6 +142,11 @@ class Settings(BaseSettings):
         return self.data_dir / "feedback.sqlite"
 
     @property
+    def conversations_path(self) -> Path:
+        """Saved conversations (rag.conversations), per key."""
+        return self.data_dir / "conversations.sqlite"
+
+    @property
     def audit_path(self) -> Path:
         return self.audit_file or self.data_dir / "audit.sqlite"
 
