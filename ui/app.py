@@ -74,7 +74,9 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
         return app
     app.state.ui_mounted = True
     if backend is None:
-        backend = InProcessBackend(lambda: getattr(app.state, "engine", None), settings)
+        # The API's conversations file, so a key's conversations are the same in the UI and over /v1.
+        backend = InProcessBackend(lambda: getattr(app.state, "engine", None), settings,
+                                   getattr(app.state, "conversations", None))
     bound = backend
 
     @app.get(f"/{render.DOC_ROUTE}/{{doc_id}}", include_in_schema=False, response_class=HTMLResponse)

@@ -11,7 +11,8 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -20,12 +21,15 @@ from ingest.load import LoadError, LoadLimits
 from ingest.page_image import BadSpan, PageMissing, page_view
 from ingest.pipeline import ingest_uploads
 from rag.answer.events import Event, answer_events
-from rag.keys import role_for_key
+from rag.conversations import ConversationFull, ConversationStore, ConversationsUnavailable
+from rag.keys import fingerprint, role_for_key
 from rag.records import Filters, Turn
 from rag.settings import Settings
 from rag.shapes import document_summary
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+OPEN_OWNER = "ip:127.0.0.1"  # the API's owner for a loopback client when no keys exist (the only clients then)
 
 
 class BackendUnavailable(RuntimeError):
@@ -57,8 +61,27 @@ class Backend(Protocol):
     # `key` is the browser's (ui.access.request_key): what it may read decides every answer and listing.
 
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
-            key: str | None = None) -> Iterator[Event]:
-        """Answer events (status, token, citations, done | error)."""
+            key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
+        """Answer events (status, token, citations, done | error). With `conversation_id` (one of the key's
+        saved conversations) its stored exchanges are the history and this exchange is appended to it."""
+        ...
+
+    def conversations(self, key: str | None = None) -> list[dict[str, Any]]:
+        """The key's saved conversations, most recent first: {id, title, created_at, updated_at, exchanges}."""
+        ...
+
+    def conversation(self, conversation_id: str, key: str | None = None) -> dict[str, Any] | None:
+        """One saved conversation with `turns` [{seq, time, question, answer}], or None (also another key's)."""
+        ...
+
+    def new_conversation(self, title: str = "", key: str | None = None) -> dict[str, Any]:
+        """Start a saved conversation for the key."""
+        ...
+
+    def rename_conversation(self, conversation_id: str, title: str, key: str | None = None) -> bool:
+        ...
+
+    def delete_conversation(self, conversation_id: str, key: str | None = None) -> bool:
         ...
 
     def documents(self, key: str | None = None) -> list[dict[str, Any]]:
@@ -108,10 +131,20 @@ def _too_big(files: Sequence[tuple[str, bytes]], settings: Settings
 class InProcessBackend:
     """The engine of this process, fetched at call time (the API's lifespan opens it after mounting)."""
 
-    def __init__(self, get_engine: Callable[[], Any], settings: Settings) -> None:
+    def __init__(self, get_engine: Callable[[], Any], settings: Settings,
+                 conversations: ConversationStore | None = None) -> None:
         self._get_engine = get_engine
         self.settings = settings
         self._keys = settings.parsed_api_keys()
+        self._conversations = conversations or ConversationStore(settings.conversations_path)
+
+    def _owner(self, key: str | None) -> str:
+        """Whose conversations these are: the key's fingerprint, as the API has it (open mode: loopback's)."""
+        if not self._keys:
+            return OPEN_OWNER
+        if role_for_key((key or "").strip(), self._keys.items()) is None:
+            raise KeyDenied("this key is not configured")
+        return fingerprint((key or "").strip())
 
     def _engine(self, key: str | None = None) -> Any:
         """The engine as the browser's key sees it (admins and an open UI: everything)."""
@@ -129,8 +162,51 @@ class InProcessBackend:
         return engine.scoped(grant.access)
 
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
-            key: str | None = None) -> Iterator[Event]:
-        yield from answer_events(question, history, filters, engine=self._engine(key))
+            key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
+        engine = self._engine(key)
+        if conversation_id is None:
+            yield from answer_events(question, history, filters, engine=engine)
+            return
+        owner = self._owner(key)
+        conv = self._store_call(lambda s: s.get(owner, conversation_id))
+        if conv is None:
+            yield Event("error", {"title": "HTTP 404", "detail": "no such conversation for this key"})
+            return
+        for ev in answer_events(question, conv.history(self.settings.max_history_turns), filters, engine=engine):
+            if ev.type == "done":
+                try:
+                    self._store_call(partial(ConversationStore.append, owner=owner, conversation_id=conversation_id,
+                                             question=question, answer=dict(ev.data)))
+                except (BackendUnavailable, ConversationFull) as exc:  # the answer is still shown
+                    log.error("exchange not saved in conversation %s: %s", conversation_id, exc)
+            yield ev
+
+    def _store_call(self, op: Callable[[ConversationStore], T]) -> T:
+        try:
+            return op(self._conversations)
+        except ConversationsUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
+
+    def conversations(self, key: str | None = None) -> list[dict[str, Any]]:
+        owner = self._owner(key)
+        return [asdict(c) | {"turns": []} for c in self._store_call(lambda s: s.list(owner))]
+
+    def conversation(self, conversation_id: str, key: str | None = None) -> dict[str, Any] | None:
+        owner = self._owner(key)
+        found = self._store_call(lambda s: s.get(owner, conversation_id))
+        return asdict(found) if found is not None else None
+
+    def new_conversation(self, title: str = "", key: str | None = None) -> dict[str, Any]:
+        owner = self._owner(key)
+        return asdict(self._store_call(lambda s: s.create(owner, title)))
+
+    def rename_conversation(self, conversation_id: str, title: str, key: str | None = None) -> bool:
+        owner = self._owner(key)
+        return self._store_call(lambda s: s.rename(owner, conversation_id, title))
+
+    def delete_conversation(self, conversation_id: str, key: str | None = None) -> bool:
+        owner = self._owner(key)
+        return self._store_call(lambda s: s.delete(owner, conversation_id))
 
     def documents(self, key: str | None = None) -> list[dict[str, Any]]:
         docs = self._engine(key).store.snapshot.docs.values()
@@ -225,10 +301,10 @@ class HttpBackend:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
-            key: str | None = None) -> Iterator[Event]:
-        body = {"question": question, "history": [asdict(t) for t in history],
+            key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
+        body = {"question": question, "history": [] if conversation_id else [asdict(t) for t in history],
                 "filters": {k: v for k, v in asdict(filters).items() if v} if filters else None,
-                "top_k": None, "stream": True}
+                "top_k": None, "stream": True, "conversation_id": conversation_id}
         headers = {**self._headers(key), "Accept": "text/event-stream"}
         try:
             with self._client.stream("POST", "/v1/ask", json=body, headers=headers) as resp:
@@ -286,6 +362,46 @@ class HttpBackend:
         if resp.status_code in (401, 403, 404, 422):
             return PageImage(resp.status_code, detail=_problem(resp))
         raise BackendUnavailable(_problem(resp))
+
+    def _send(self, method: str, path: str, key: str | None, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            return self._client.request(method, path, json=body, headers=self._headers(key))
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+
+    def _json(self, resp: httpx.Response, *ok: int) -> Any:
+        if resp.status_code not in ok:
+            raise BackendUnavailable(_problem(resp))
+        return resp.json() if resp.content else None
+
+    def conversations(self, key: str | None = None) -> list[dict[str, Any]]:
+        data = self._json(self._send("GET", "/v1/conversations", key), 200)
+        return list(data["conversations"])
+
+    def conversation(self, conversation_id: str, key: str | None = None) -> dict[str, Any] | None:
+        resp = self._send("GET", f"/v1/conversations/{quote(conversation_id, safe='')}", key)
+        if resp.status_code in (404, 422):
+            return None
+        data: dict[str, Any] = self._json(resp, 200)
+        return data
+
+    def new_conversation(self, title: str = "", key: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = self._json(self._send("POST", "/v1/conversations", key, {"title": title}), 201)
+        return data
+
+    def rename_conversation(self, conversation_id: str, title: str, key: str | None = None) -> bool:
+        resp = self._send("PATCH", f"/v1/conversations/{quote(conversation_id, safe='')}", key, {"title": title})
+        if resp.status_code in (404, 422):
+            return False
+        self._json(resp, 200)
+        return True
+
+    def delete_conversation(self, conversation_id: str, key: str | None = None) -> bool:
+        resp = self._send("DELETE", f"/v1/conversations/{quote(conversation_id, safe='')}", key)
+        if resp.status_code in (404, 422):
+            return False
+        self._json(resp, 204)
+        return True
 
     def upload_needs_key(self) -> bool:
         # The remote decides; ask for a key unless one was given on the command line.

@@ -32,6 +32,7 @@ class ChatSession:
     current: int | None = None  # answer whose sources are shown
     rated: int | None = None  # answer the feedback comment box refers to
     lang: str = "vi"
+    conversation_id: str | None = None  # the saved conversation this chat is stored in (None: not yet)
 
     def history(self, max_turns: int) -> list[Turn]:
         """Earlier exchanges for follow-ups (failed answers left out): the newest `max_turns` messages."""
@@ -92,7 +93,7 @@ def stream_answer(backend: Backend, session: ChatSession, question: str, filters
     text, abstained, last = "", False, 0.0
     yield f"*{esc_md(t('answering', lang))}*"
     try:
-        for ev in backend.ask(question, history, filters, key):
+        for ev in backend.ask(question, history, filters, key, session.conversation_id):
             if ev.type == "status":
                 abstained = bool(ev.data.get("abstained", abstained))
             elif ev.type == "token":
@@ -135,3 +136,24 @@ def _error_detail(data: dict[str, Any]) -> str | None:
     detail = str(data.get("detail") or "")
     # Validation problems (too long, too many turns) are worth showing; internal ones are not.
     return detail if data.get("title", "").startswith("HTTP 4") and detail else None
+
+
+def resume(backend: Backend, conversation: dict[str, Any], lang: str,
+           key: str | None = None) -> tuple[ChatSession, list[dict[str, str]]]:
+    """A browser session and its chat messages rebuilt from a saved conversation, sources included."""
+    sess = ChatSession(lang=lang, conversation_id=conversation["id"])
+    messages: list[dict[str, str]] = []
+    for turn, ex in enumerate(conversation.get("turns") or []):
+        data = ex.get("answer") or {}
+        view = {"question": ex["question"], "pending": False, "filters": {}, "answer": data.get("answer", ""),
+                "abstained": bool(data.get("abstained")),
+                "citations": attach_passages(backend, list(data.get("citations") or []), key),
+                "related": list(data.get("related") or []), "mode": data.get("mode"),
+                "language": data.get("language")}
+        sess.views.append(view)
+        messages += [{"role": "user", "content": user_markdown(ex["question"])},
+                     {"role": "assistant", "content": answer_markdown(view["answer"], turn=turn,
+                                                                      citations=view["citations"],
+                                                                      abstained=view["abstained"], lang=lang)}]
+    sess.current = len(sess.views) - 1 if sess.views else None
+    return sess, messages

@@ -14,6 +14,7 @@ from ui.feedback import FeedbackStore
 from ui.i18n import LANG_CHOICES, t
 from ui.tabs import chat as chat_tab
 from ui.tabs import documents as docs_tab
+from ui.tabs import history as history_tab
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +33,7 @@ class LanguageSwitch:
         return (sess, gr.update(value=f"## {t('app_title', lang_)}\n{t('app_subtitle', lang_)}"),
                 gr.update(label=t("tab_chat", lang_)), gr.update(label=t("tab_docs", lang_)),
                 *chat_tab.relabel(lang_, sess, types, doc_choices),
-                *docs_tab.relabel(lang_, docs, doc_type, types))
+                *docs_tab.relabel(lang_, docs, doc_type, types), *history_tab.relabel(lang_))
 
 
 def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Blocks:
@@ -50,15 +51,18 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
                                  scale=1, min_width=300)
             lang = gr.Radio(LANG_CHOICES, value="vi", show_label=False, container=False, elem_id="pq-lang",
                             scale=0, min_width=280)
+        panel = history_tab.build_history_panel()
         with gr.Tabs():
             chat = chat_tab.build_chat_tab(settings)
             docs = docs_tab.build_docs_tab(needs_key)
 
         # Events are attached once every component exists, in this order (it numbers Gradio's endpoints).
-        chat_tab.wire_chat_tab(chat, session, chat_tab.ChatHandlers(backend, feedback, max_history))
+        history = history_tab.HistoryHandlers(backend)
+        chat_tab.wire_chat_tab(chat, session, chat_tab.ChatHandlers(backend, feedback, max_history, history), panel)
         docs_tab.wire_docs_tab(docs, chat, session, demo, docs_tab.DocumentHandlers(backend, settings))
         lang.change(LanguageSwitch(backend).switch, [lang, session, docs.d_type],
                     [session, header, chat.tab, docs.tab, *chat_tab.relabel_outputs(chat),
-                     *docs_tab.relabel_outputs(docs)],
+                     *docs_tab.relabel_outputs(docs), *history_tab.relabel_outputs(panel)],
                     show_progress="hidden")
+        history_tab.wire_history_panel(panel, chat, session, demo, history)
     return demo

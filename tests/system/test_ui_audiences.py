@@ -90,3 +90,48 @@ def test_each_browser_sees_only_its_audience(keyed_server: str, chromium, tmp_pa
     assert context.request.get(keyed_server + "/ui-doc/mat-nhom-a").status == 404
     page.screenshot(path=str(tmp_path / "public-reader.png"))
     context.close()
+
+
+def test_conversations_are_saved_resumed_renamed_and_private(keyed_server: str, chromium) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    first, follow = "UBND các huyện, thành phố phải làm gì?", "Còn các cơ quan báo chí thì sao?"
+    context, page = _session(chromium, keyed_server, "ui-a")
+    for question in (first, follow):
+        _ask(page, question)
+        page.wait_for_function(  # the newest answer is complete: cited (or an abstention), not still writing
+            """n => { const bots = document.querySelectorAll('#pq-chat [data-testid="bot"]');
+                      return bots.length === n && bots[n - 1].querySelector('a.pq-cite, .pq-abstain') !== null
+                             && !bots[n - 1].innerText.includes('Đang soạn câu trả lời'); }""",
+            arg=1 if question == first else 2, timeout=ANSWER_TIMEOUT_MS)
+        page.wait_for_timeout(500)
+    answers = page.locator('#pq-chat [data-testid="bot"]').all_inner_texts()
+    context.close()
+
+    context, page = _session(chromium, keyed_server, "ui-a")  # a new browser session, same key
+    page.locator("button[aria-label*='sidebar' i], .sidebar-toggle, button.toggle-button").first.click()
+    option = page.locator("#pq-conversations label", has_text=first[:40])
+    expect(option).to_be_visible(timeout=20_000)
+    option.click()
+    expect(page.locator('#pq-chat [data-testid="user"]')).to_have_count(2, timeout=20_000)
+    assert page.locator('#pq-chat [data-testid="bot"]').all_inner_texts() == answers
+    expect(page.locator("#pq-sources")).to_contain_text("STTTT-TTBCXB")
+    page.fill("#pq-conv-title textarea, #pq-conv-title input", "Phân công của UBND huyện")
+    page.click("#pq-conv-rename")
+    expect(page.locator("#pq-conversations")).to_contain_text("Phân công của UBND huyện", timeout=20_000)
+    context.close()
+
+    context, page = _session(chromium, keyed_server, "ui-pub")  # another key sees none of it
+    page.wait_for_timeout(2_000)
+    assert "Phân công của UBND huyện" not in page.locator("#pq-conversations").inner_text()
+    context.close()
+
+    context, page = _session(chromium, keyed_server, "ui-a")
+    page.locator("button[aria-label*='sidebar' i], .sidebar-toggle, button.toggle-button").first.click()
+    page.locator("#pq-conversations label", has_text="Phân công của UBND huyện").click()
+    expect(page.locator('#pq-chat [data-testid="user"]')).to_have_count(2, timeout=20_000)
+    page.click("#pq-conv-delete")
+    expect(page.locator("#pq-conv-status")).to_contain_text("Đã xoá", timeout=20_000)
+    expect(page.locator('#pq-chat [data-testid="user"]')).to_have_count(0)
+    assert "Phân công của UBND huyện" not in page.locator("#pq-conversations").inner_text()
+    context.close()

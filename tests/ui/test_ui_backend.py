@@ -164,3 +164,29 @@ def test_both_backends_show_each_key_only_its_audience(engine_factory: Any, tmp_
             assert "mat" not in str(public[0].data)
     with pytest.raises(KeyDenied):
         local.documents("not-a-key")
+
+
+def test_both_backends_keep_a_keys_conversations_in_the_apis_file(engine_factory: Any) -> None:
+    engine = engine_factory(api_keys="adm-key:admin,one-key:reader,two-key:reader", rate_limit_per_minute=100_000)
+    assert not ingest_paths(engine.store, [CORPUS]).failed
+    app = create_app(engine.settings, engine)
+    mount_ui(app, engine.settings)
+    with TestClient(app) as client:
+        local = InProcessBackend(lambda: engine, engine.settings, app.state.conversations)
+        remote = HttpBackend("http://testserver", engine.settings, client=client)
+        for backend in (local, remote):
+            made = backend.new_conversation("", "one-key")
+            done = done_of(backend.ask(QUESTION, [], None, "one-key", made["id"]))
+            assert done["citations"]
+            got = backend.conversation(made["id"], "one-key")
+            assert got is not None and got["turns"][0]["question"] == QUESTION and got["title"] == QUESTION
+            assert backend.conversation(made["id"], "two-key") is None
+            assert made["id"] not in {c["id"] for c in backend.conversations("two-key")}
+            assert not backend.rename_conversation(made["id"], "x", "two-key")
+            assert backend.rename_conversation(made["id"], "Việc của UBND", "one-key")
+            # what one backend saved, the other lists: the UI and the API share the key's conversations
+            other = remote if backend is local else local
+            assert "Việc của UBND" in {c["title"] for c in other.conversations("one-key")}
+            assert not backend.delete_conversation(made["id"], "two-key")
+            assert backend.delete_conversation(made["id"], "one-key")
+            assert backend.conversation(made["id"], "one-key") is None

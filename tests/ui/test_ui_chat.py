@@ -32,7 +32,7 @@ class ScriptedBackend:
         self.calls: list[tuple[str, list[Turn], Filters | None]] = []
 
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
-            key: str | None = None) -> Iterator[Event]:
+            key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
         self.calls.append((question, list(history), filters))
         yield from self.events
 
@@ -102,7 +102,7 @@ def test_abstention_and_unavailable_backend() -> None:
 
     class Down(ScriptedBackend):
         def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
-            key: str | None = None) -> Iterator[Event]:
+            key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
             raise BackendUnavailable("engine not open")
             yield  # pragma: no cover
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from rag.conversations import default_title
 from rag.settings import Settings
 from ui import render
 from ui.access import request_key
-from ui.backend import Backend
+from ui.backend import Backend, BackendUnavailable
 from ui.chat import ChatSession, make_filters, new_session, stream_answer, user_markdown
 from ui.feedback import FeedbackEntry, FeedbackStore
 from ui.i18n import EXAMPLES, t
+from ui.tabs.history import HistoryHandlers, HistoryPanel
+
+log = logging.getLogger(__name__)
 
 ASK_CONCURRENCY = 4  # answers computed at once; more wait in Gradio's queue
 
@@ -84,8 +89,10 @@ def build_chat_tab(settings: Settings) -> ChatTab:
 
 
 def start_over(sess: ChatSession) -> tuple[Any, ...]:
+    """A new chat: nothing on screen, no saved conversation selected (the next question starts one)."""
     fresh = new_session(sess.lang)
-    return [], fresh, render.sources_html([], None, fresh.lang), gr.update(visible=False), ""
+    return [], fresh, render.sources_html([], None, fresh.lang), gr.update(visible=False), "", \
+        gr.update(value=None), ""
 
 
 def select(evt: gr.SelectData, sess: ChatSession) -> tuple[Any, ...]:
@@ -107,19 +114,30 @@ class ChatHandlers:
     backend: Backend
     feedback: FeedbackStore
     max_history: int
+    history: HistoryHandlers
 
     def ask(self, q: str, messages: list[dict[str, Any]], sess: ChatSession, doc_type: str,
             doc_id: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         q = (q or "").strip()
         if not q:
-            yield messages, sess, gr.skip(), gr.skip()
+            yield messages, sess, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        key = request_key(request)
+        title: Any = gr.skip()
+        if sess.conversation_id is None:  # the first question starts a saved conversation
+            try:
+                sess.conversation_id = self.backend.new_conversation("", key)["id"]
+                title = default_title(q)
+            except BackendUnavailable as exc:  # answered all the same, just not saved
+                log.warning("conversation not saved: %s", exc)
         messages = [*messages, {"role": "user", "content": user_markdown(q)},
                     {"role": "assistant", "content": ""}]
         for content in stream_answer(self.backend, sess, q, make_filters(doc_type, doc_id), self.max_history,
-                                     request_key(request)):
+                                     key):
             messages[-1] = {"role": "assistant", "content": content}
-            yield messages, sess, render.sources_html(sess.views, sess.current, sess.lang), ""
+            yield messages, sess, render.sources_html(sess.views, sess.current, sess.lang), "", gr.skip(), gr.skip()
+        yield (messages, sess, render.sources_html(sess.views, sess.current, sess.lang), "",
+               self.history.listing_update(sess, key), title)
 
     def like(self, evt: gr.LikeData, sess: ChatSession) -> tuple[Any, ...]:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -148,9 +166,9 @@ class ChatHandlers:
         return "", gr.update(visible=False), t("feedback_comment_saved", sess.lang)
 
 
-def wire_chat_tab(chat: ChatTab, session: gr.State, handlers: ChatHandlers) -> None:
+def wire_chat_tab(chat: ChatTab, session: gr.State, handlers: ChatHandlers, panel: HistoryPanel) -> None:
     """Attach the chat tab's events; call inside the Blocks, after every tab is laid out."""
-    ask_outputs = [chat.chatbot, session, chat.sources, chat.question]
+    ask_outputs = [chat.chatbot, session, chat.sources, chat.question, panel.listing, panel.title]
     gr.on([chat.question.submit, chat.send.click], handlers.ask,
           inputs=[chat.question, chat.chatbot, session, chat.f_type, chat.f_doc],
           outputs=ask_outputs, concurrency_limit=ASK_CONCURRENCY, show_progress="hidden")
@@ -158,8 +176,9 @@ def wire_chat_tab(chat: ChatTab, session: gr.State, handlers: ChatHandlers) -> N
         btn.click(handlers.ask, inputs=[btn, chat.chatbot, session, chat.f_type, chat.f_doc], outputs=ask_outputs,
                   concurrency_limit=ASK_CONCURRENCY, show_progress="hidden")
 
-    chat.new_chat.click(start_over, [session], [chat.chatbot, session, chat.sources, chat.fb_box, chat.fb_status])
-    chat.chatbot.clear(start_over, [session], [chat.chatbot, session, chat.sources, chat.fb_box, chat.fb_status])
+    restart_outputs = [chat.chatbot, session, chat.sources, chat.fb_box, chat.fb_status, panel.listing, panel.title]
+    chat.new_chat.click(start_over, [session], restart_outputs)
+    chat.chatbot.clear(start_over, [session], restart_outputs)
 
     chat.chatbot.select(select, [session], [session, chat.sources], show_progress="hidden")
 
