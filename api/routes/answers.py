@@ -20,7 +20,7 @@ from rag.validity_status import doc_statuses
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/answers", tags=["ask"])
-ANSWER_ROUTES = frozenset({"ask", "ask_stream"})
+ANSWER_ROUTES = frozenset({"ask", "ask_stream", "chat", "chat_stream", "ui_ask"})
 
 
 @router.get(

@@ -157,6 +157,7 @@ class ChatCompletion(BaseModel):
     usage: Usage
     citations: list[CitationOut] = Field(description="The passages behind the [n] markers in the content")
     abstained: bool
+    answer_id: str = Field(description="The audit record's id: GET /v1/answers/{answer_id}/export")
 
 
 class ModelCard(BaseModel):
@@ -193,7 +194,7 @@ def _words(*texts: str) -> int:
     return sum(len(t.split()) for t in texts)
 
 
-def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
+def _completion(ans: Answer, model: str, history: list[Turn], answer_id: str) -> ChatCompletion:
     prompt = _words(ans.question, *(t.content for t in history))
     completion = _words(ans.text)
     return ChatCompletion(
@@ -204,6 +205,7 @@ def _completion(ans: Answer, model: str, history: list[Turn]) -> ChatCompletion:
         usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
         citations=[CitationOut.of(c) for c in ans.citations],
         abstained=ans.abstained,
+        answer_id=answer_id,
     )
 
 
@@ -235,6 +237,7 @@ async def _chunks(
             extra: dict[str, Any] = {
                 "citations": ev.data.get("citations", []),
                 "abstained": bool(ev.data.get("abstained")),
+                "answer_id": trail.id,
             }
             if replace:  # the authoritative answer travels in the last chunk for clients that know to look
                 extra.update(replace=True, answer=ev.data.get("answer", ""))
@@ -272,7 +275,7 @@ async def _chunks(
             },
             "description": "A chat.completion, or chat.completion.chunk events ending with "
             "`data: [DONE]` when `stream` is true; the last chunk carries "
-            "`citations` (and, in the rare case an LLM failed mid-answer so the streamed text is not the "
+            "`citations` and `answer_id` (and, in the rare case an LLM failed mid-answer so the streamed text is not the "
             "answer, `replace: true` with the full `answer`).",
         },
         **problem_responses(400, 401, 403, 413, 422, 429, 503),
@@ -308,7 +311,7 @@ async def chat_completions(
         raise
     metrics.record_answer(ans, "chat")
     background.add_task(write, trail.log, answer_record(trail, engine, answer_to_json(ans)))
-    return _completion(ans, body.model, history)
+    return _completion(ans, body.model, history, trail.id)
 
 
 @router.get(

@@ -4,6 +4,7 @@ the DOCX export, and answers that still arrive when the audit file cannot be wri
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sqlite3
 import unicodedata
@@ -206,3 +207,20 @@ def test_direct_tampering_is_seen_through_the_app_file(client: TestClient) -> No
     with sqlite3.connect(audit_of(client).path) as db:
         db.execute("UPDATE audit SET answer = 'khác' WHERE id = ?", (record.id,))
     assert audit_of(client).verify().broken_id == record.id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_completion_answers_carry_an_exportable_answer_id(client: TestClient, stream: bool) -> None:
+    r = client.post("/v1/chat/completions", headers=READER,
+                    json={"model": "policyqa", "stream": stream, "messages": [{"role": "user", "content": QUESTION}]})
+    assert r.status_code == 200
+    if stream:
+        chunks = [json.loads(line[5:]) for line in r.text.splitlines()
+                  if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+        answer_id = chunks[-1]["answer_id"]
+    else:
+        answer_id = r.json()["answer_id"]
+    assert audit_of(client).get(answer_id).route == ("chat_stream" if stream else "chat")  # type: ignore[union-attr]
+    exported = client.get(f"/v1/answers/{answer_id}/export", headers=READER)
+    assert exported.status_code == 200 and footnote_texts(exported.content)
+    assert client.get(f"/v1/answers/{answer_id}/export", headers=OTHER).status_code == 404
