@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ServiceUnavailable
 from api.security import Principal
 from rag.audit.log import AuditLog, AuditUnavailable
-from rag.audit.record import AuditCitation, AuditRecord, corpus_version, new_id, utc_now
+from rag.audit.record import AuditCitation, AuditRecord, answer_fields, cited, corpus_version, new_id, utc_now
 from rag.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -51,17 +51,7 @@ async def read_audit(request: Request, read: Callable[[AuditLog], T]) -> T:
 
 
 def _citations(cites: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[AuditCitation, ...]:
-    docs = engine.store.snapshot.docs
-    out = []
-    for i, c in enumerate(cites, 1):
-        doc = docs.get(str(c.get("doc_id")))
-        out.append(AuditCitation(
-            n=int(c.get("n") or i), chunk_id=str(c.get("chunk_id", "")), doc_id=str(c.get("doc_id", "")),
-            content_hash=doc.sha256 if doc else None, status=c.get("status"), title=str(c.get("title") or ""),
-            number=c.get("number"), issued_date=c.get("issued_date"), issuer=c.get("issuer"),
-            breadcrumb=str(c.get("breadcrumb") or ""), quote=str(c.get("quote") or ""),
-        ))
-    return tuple(out)
+    return cited(cites, engine.store.snapshot.docs)
 
 
 def request_record(trail: Trail, engine: Runtime | None, **fields: Any) -> AuditRecord:
@@ -76,12 +66,7 @@ def request_record(trail: Trail, engine: Runtime | None, **fields: Any) -> Audit
 
 def answer_record(trail: Trail, engine: Runtime, answer: Mapping[str, Any]) -> AuditRecord:
     """The record of an answer, from its public JSON shape (rag.shapes.answer_to_json, or SSE's `done`)."""
-    return request_record(
-        trail, engine,
-        question=str(answer.get("question", "")), answer=str(answer.get("answer", "")),
-        abstained=bool(answer.get("abstained")), citations=_citations(answer.get("citations", ()), engine),
-        removed_sentences=int(answer.get("removed_sentences") or 0),
-    )
+    return request_record(trail, engine, **answer_fields(answer, engine.store.snapshot.docs))
 
 
 def hits_citations(hits: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[AuditCitation, ...]:

@@ -8,14 +8,15 @@ from importlib import resources
 
 import gradio as gr
 from fastapi import FastAPI, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from rag.audit.docx import DOCX_MEDIA_TYPE
 from rag.runtime import open_runtime
 from rag.settings import Settings
 from ui import render
 from ui.access import UiKeyMiddleware, presented_key
-from ui.backend import Backend, BackendUnavailable, HttpBackend, InProcessBackend, PageImage
+from ui.backend import Backend, BackendUnavailable, ExportFile, HttpBackend, InProcessBackend, PageImage
 from ui.i18n import t
 from ui.layout import build_ui
 from ui.page_view import page_html
@@ -76,7 +77,7 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
     if backend is None:
         # The API's conversations file, so a key's conversations are the same in the UI and over /v1.
         backend = InProcessBackend(lambda: getattr(app.state, "engine", None), settings,
-                                   getattr(app.state, "conversations", None))
+                                   getattr(app.state, "conversations", None), getattr(app.state, "audit", None))
     bound = backend
 
     @app.get(f"/{render.DOC_ROUTE}/{{doc_id}}", include_in_schema=False, response_class=HTMLResponse)
@@ -95,6 +96,19 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
         key = presented_key(request.headers.raw)
         return await run_in_threadpool(_page_view, bound, doc_id, page, start, end, key, lang)
 
+    @app.get(f"/{render.EXPORT_ROUTE}/{{answer_id}}", include_in_schema=False)
+    async def export_view(request: Request, answer_id: str = Path(pattern="^[0-9a-f]{32}$")) -> Response:
+        # "Tải về .docx": one of the browser key's answers, exported as the API's export does.
+        key = presented_key(request.headers.raw)
+        try:
+            got = await run_in_threadpool(bound.export, answer_id, key)
+        except BackendUnavailable as exc:
+            got = ExportFile(503, detail=str(exc))
+        if got.status != 200:
+            return PlainTextResponse(got.detail or "unavailable", status_code=got.status)
+        return Response(got.data, media_type=DOCX_MEDIA_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="tra-loi-{answer_id[:8]}.docx"'})
+
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
         @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
         async def to_ui() -> RedirectResponse:
@@ -103,7 +117,7 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
     keys = settings.parsed_api_keys()
     if keys:
         # With keys configured the UI is not public either: one Basic prompt (key as password) covers it.
-        prefixes = ("/ui", f"/{render.DOC_ROUTE}", f"/{render.PAGE_ROUTE}")
+        prefixes = ("/ui", f"/{render.DOC_ROUTE}", f"/{render.PAGE_ROUTE}", f"/{render.EXPORT_ROUTE}")
         app.add_middleware(UiKeyMiddleware, keys=keys.keys(), prefixes=prefixes)
     demo = build_ui(backend)
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)

@@ -20,7 +20,11 @@ import httpx
 from ingest.load import LoadError, LoadLimits
 from ingest.page_image import BadSpan, PageMissing, page_view
 from ingest.pipeline import ingest_uploads
+from rag.access import Grant
 from rag.answer.events import Event, answer_events
+from rag.audit.export import ExportRefused, check_export, export_docx
+from rag.audit.log import AuditLog, AuditUnavailable
+from rag.audit.record import AuditRecord, answer_fields, corpus_version, new_id, utc_now
 from rag.conversations import ConversationFull, ConversationStore, ConversationsUnavailable
 from rag.keys import fingerprint, role_for_key
 from rag.records import Filters, Turn
@@ -53,6 +57,15 @@ class PageImage:
     highlighted: bool = False  # X-Highlight: yes
     note: str | None = None  # X-Highlight-Note: why the quote is not highlighted
     detail: str = ""  # the problem's detail when status ≠ 200
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """An answer exported as DOCX, or why not (status ≠ 200: 404 not this key's, 403 audience, 503)."""
+
+    status: int
+    data: bytes = b""
+    detail: str = ""
 
 
 class Backend(Protocol):
@@ -97,6 +110,10 @@ class Backend(Protocol):
         """Page `page` of a document as PNG with the quote [start, end) highlighted; `key` is the browser's."""
         ...
 
+    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
+        """The DOCX of one of the key's answers (its `answer_id`)."""
+        ...
+
     def upload_needs_key(self) -> bool:
         """True when uploads must carry an admin key."""
         ...
@@ -132,11 +149,12 @@ class InProcessBackend:
     """The engine of this process, fetched at call time (the API's lifespan opens it after mounting)."""
 
     def __init__(self, get_engine: Callable[[], Any], settings: Settings,
-                 conversations: ConversationStore | None = None) -> None:
+                 conversations: ConversationStore | None = None, audit: AuditLog | None = None) -> None:
         self._get_engine = get_engine
         self.settings = settings
         self._keys = settings.parsed_api_keys()
         self._conversations = conversations or ConversationStore(settings.conversations_path)
+        self._audit_log = audit  # the API's audit trail; None = UI answers are not recorded (standalone UI)
 
     def _owner(self, key: str | None) -> str:
         """Whose conversations these are: the key's fingerprint, as the API has it (open mode: loopback's)."""
@@ -164,22 +182,62 @@ class InProcessBackend:
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
             key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
         engine = self._engine(key)
-        if conversation_id is None:
-            yield from answer_events(question, history, filters, engine=engine)
-            return
+        started = time.perf_counter()
         owner = self._owner(key)
-        conv = self._store_call(lambda s: s.get(owner, conversation_id))
-        if conv is None:
-            yield Event("error", {"title": "HTTP 404", "detail": "no such conversation for this key"})
-            return
-        for ev in answer_events(question, conv.history(self.settings.max_history_turns), filters, engine=engine):
-            if ev.type == "done":
-                try:
-                    self._store_call(partial(ConversationStore.append, owner=owner, conversation_id=conversation_id,
-                                             question=question, answer=dict(ev.data)))
-                except (BackendUnavailable, ConversationFull) as exc:  # the answer is still shown
-                    log.error("exchange not saved in conversation %s: %s", conversation_id, exc)
+        if conversation_id is not None:
+            conv = self._store_call(lambda s: s.get(owner, conversation_id))
+            if conv is None:
+                yield Event("error", {"title": "HTTP 404", "detail": "no such conversation for this key"})
+                return
+            history = conv.history(self.settings.max_history_turns)
+        for ev in answer_events(question, history, filters, engine=engine):
+            if ev.type == "done":  # audited like /v1/ask, so the answer can be exported by its answer_id
+                ev = Event("done", {**ev.data, "answer_id": self._audit(ev.data, key, engine, started)})
+                if conversation_id is not None:
+                    try:
+                        self._store_call(partial(ConversationStore.append, owner=owner,
+                                                 conversation_id=conversation_id, question=question,
+                                                 answer=dict(ev.data)))
+                    except (BackendUnavailable, ConversationFull) as exc:  # the answer is still shown
+                        log.error("exchange not saved in conversation %s: %s", conversation_id, exc)
             yield ev
+
+    def _grant(self, key: str | None) -> Grant:
+        if not self._keys:
+            return Grant("admin")
+        return role_for_key((key or "").strip(), self._keys.items()) or Grant("reader")
+
+    def _audit(self, answer: dict[str, Any], key: str | None, engine: Any, started: float) -> str:
+        """Record a UI answer in the API's audit trail (route `ui_ask`); a failed write is logged, never raised."""
+        grant, record_id = self._grant(key), new_id()
+        if self._audit_log is None:
+            return record_id
+        docs = engine.store.snapshot.docs
+        record = AuditRecord(id=record_id, time=utc_now(), key_id=self._owner(key), role=grant.role,
+                             groups=tuple(sorted(grant.groups)), client="ui", route="ui_ask",
+                             latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                             corpus_version=corpus_version(docs), **answer_fields(answer, docs))
+        try:
+            self._audit_log.append(record)
+        except Exception:
+            log.error("could not write audit record %s (ui_ask)", record_id, exc_info=True)
+        return record_id
+
+    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
+        if self._audit_log is None:
+            return ExportFile(404, detail="answers are not audited here")
+        engine = self._engine(key)
+        try:
+            record = self._audit_log.get(answer_id)
+        except AuditUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        grant = self._grant(key)
+        try:
+            allowed = check_export(record, answer_id, owner=self._owner(key), open_mode=not self._keys,
+                                   access=grant.access, docs=self._get_engine().store.snapshot.docs)
+        except ExportRefused as exc:
+            return ExportFile(exc.status, detail=str(exc))
+        return ExportFile(200, export_docx(allowed, engine.store.snapshot.docs))
 
     def _store_call(self, op: Callable[[ConversationStore], T]) -> T:
         try:
@@ -402,6 +460,14 @@ class HttpBackend:
             return False
         self._json(resp, 204)
         return True
+
+    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
+        resp = self._send("GET", f"/v1/answers/{quote(answer_id, safe='')}/export", key)
+        if resp.status_code == 200:
+            return ExportFile(200, resp.content)
+        if resp.status_code in (401, 403, 404, 422):
+            return ExportFile(resp.status_code, detail=_problem(resp))
+        raise BackendUnavailable(_problem(resp))
 
     def upload_needs_key(self) -> bool:
         # The remote decides; ask for a key unless one was given on the command line.

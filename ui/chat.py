@@ -107,7 +107,7 @@ def stream_answer(backend: Backend, session: ChatSession, question: str, filters
                             abstained=bool(data.get("abstained")),
                             citations=attach_passages(backend, list(data.get("citations") or []), key),
                             related=list(data.get("related") or []), mode=data.get("mode"),
-                            language=data.get("language"))
+                            language=data.get("language"), answer_id=data.get("answer_id"))
                 yield answer_markdown(view["answer"], turn=turn, citations=view["citations"],
                                       abstained=view["abstained"], lang=lang)
                 return
@@ -149,7 +149,7 @@ def resume(backend: Backend, conversation: dict[str, Any], lang: str,
                 "abstained": bool(data.get("abstained")),
                 "citations": attach_passages(backend, list(data.get("citations") or []), key),
                 "related": list(data.get("related") or []), "mode": data.get("mode"),
-                "language": data.get("language")}
+                "language": data.get("language"), "answer_id": data.get("answer_id")}
         sess.views.append(view)
         messages += [{"role": "user", "content": user_markdown(ex["question"])},
                      {"role": "assistant", "content": answer_markdown(view["answer"], turn=turn,

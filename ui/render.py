@@ -19,6 +19,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~$])")
 _BULLET = re.compile(r"^(\s*)([-•+]\s+)")
 DOC_ROUTE = "ui-doc"  # the document view lives at /ui-doc/{doc_id}, beside the Gradio mount at /ui
 PAGE_ROUTE = "ui-page"  # a page of a PDF or scan as an image: /ui-page/{doc_id}/{page}
+EXPORT_ROUTE = "ui-export"  # an answer as DOCX: /ui-export/{answer_id}
 
 
 def esc(text: object) -> str:
@@ -203,6 +204,9 @@ def turn_sources_html(view: Mapping[str, Any], *, turn: int, lang: str = "vi") -
         parts.extend(related_card(h, lang=lang) for h in related)
     else:
         parts.extend(source_card(c, turn=turn, lang=lang) for c in view.get("citations") or [])
+    if not view.get("pending") and view.get("answer_id"):
+        url = f"../{EXPORT_ROUTE}/{quote(str(view['answer_id']), safe='')}"
+        parts.append(f'<p class="pq-export"><a href="{esc(url)}" download>{esc(t("export_docx", lang))}</a></p>')
     return "".join(parts)
 
 

@@ -8,19 +8,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.answer_docx import DOCX_MEDIA_TYPE, answer_docx
 from api.audit import read_audit
 from api.deps import EngineDep, Reader
 from api.errors import Forbidden, NotFound
 from api.schemas import problem_responses
-from rag.access import can_read
-from rag.audit.record import utc_now
-from rag.validity_status import doc_statuses
+from rag.audit.docx import DOCX_MEDIA_TYPE
+from rag.audit.export import ExportRefused, check_export, export_docx
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/answers", tags=["ask"])
-ANSWER_ROUTES = frozenset({"ask", "ask_stream", "chat", "chat_stream", "ui_ask"})
 
 
 @router.get(
@@ -41,15 +38,12 @@ async def export_answer(
     the quote, validity when answered and now), with the time and corpus version it was answered from. Only
     the key that asked may export it (another key gets 404); 403 when a cited document has left its audience."""
     record = await read_audit(request, lambda audit: audit.get(answer_id))
-    mine = record is not None and (principal.open_mode or record.key_id == principal.subject)
-    if record is None or not mine or record.route not in ANSWER_ROUTES:
-        raise NotFound(f"no answer with id {answer_id!r} for this key")
     docs = engine.store.snapshot.docs
-    hidden = sorted({c.doc_id for c in record.citations
-                     if c.doc_id in docs and not can_read(principal.access, docs[c.doc_id].meta.audience)})
-    if hidden:  # its audience changed since: the answer quotes what this key may no longer read
-        raise Forbidden(f"this answer cites {len(hidden)} document(s) outside your key's audience now")
-    statuses = {doc_id: s.state for doc_id, s in doc_statuses(engine.store.snapshot.docs).items()}
-    data = await run_in_threadpool(answer_docx, record, statuses, utc_now())
+    try:
+        allowed = check_export(record, answer_id, owner=principal.subject, open_mode=principal.open_mode,
+                               access=principal.access, docs=docs)
+    except ExportRefused as exc:
+        raise (NotFound(str(exc)) if exc.status == 404 else Forbidden(str(exc))) from None
+    data = await run_in_threadpool(export_docx, allowed, docs)
     return Response(data, media_type=DOCX_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="answer-{answer_id}.docx"'})

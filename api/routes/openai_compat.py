@@ -275,8 +275,8 @@ async def _chunks(
             },
             "description": "A chat.completion, or chat.completion.chunk events ending with "
             "`data: [DONE]` when `stream` is true; the last chunk carries "
-            "`citations` and `answer_id` (and, in the rare case an LLM failed mid-answer so the streamed text is not the "
-            "answer, `replace: true` with the full `answer`).",
+            "`citations` and `answer_id` (and, in the rare case an LLM failed mid-answer so the streamed "
+            "text is not the answer, `replace: true` with the full `answer`).",
         },
         **problem_responses(400, 401, 403, 413, 422, 429, 503),
     },

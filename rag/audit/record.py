@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -90,3 +91,24 @@ def corpus_version(docs: dict[str, Any]) -> str:
     """Short hash of the stored documents' ids and content hashes: which corpus an answer came from."""
     joined = "\n".join(f"{doc_id}\t{getattr(doc, 'sha256', '')}" for doc_id, doc in sorted(docs.items()))
     return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+def cited(cites: Iterable[Mapping[str, Any]], docs: Mapping[str, Any]) -> tuple[AuditCitation, ...]:
+    """Citations (public JSON shape) as recorded: each with its document's content hash from `docs`."""
+    out = []
+    for i, c in enumerate(cites, 1):
+        doc = docs.get(str(c.get("doc_id")))
+        out.append(AuditCitation(
+            n=int(c.get("n") or i), chunk_id=str(c.get("chunk_id", "")), doc_id=str(c.get("doc_id", "")),
+            content_hash=getattr(doc, "sha256", None), status=c.get("status"), title=str(c.get("title") or ""),
+            number=c.get("number"), issued_date=c.get("issued_date"), issuer=c.get("issuer"),
+            breadcrumb=str(c.get("breadcrumb") or ""), quote=str(c.get("quote") or ""),
+        ))
+    return tuple(out)
+
+
+def answer_fields(answer: Mapping[str, Any], docs: Mapping[str, Any]) -> dict[str, Any]:
+    """The AuditRecord fields of an answer, from its public JSON shape (rag.shapes.answer_to_json, SSE `done`)."""
+    return {"question": str(answer.get("question", "")), "answer": str(answer.get("answer", "")),
+            "abstained": bool(answer.get("abstained")), "citations": cited(answer.get("citations", ()), docs),
+            "removed_sentences": int(answer.get("removed_sentences") or 0)}

@@ -16,8 +16,8 @@ import docx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.answer_docx import footnote_texts
 from api.app import create_app
+from rag.audit.docx import footnote_texts
 from rag.audit.log import AuditLog, AuditQuery
 from tests.api.test_api import parse_sse
 from tests.conftest import CORPUS, make_settings

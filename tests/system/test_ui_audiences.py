@@ -69,6 +69,13 @@ def test_each_browser_sees_only_its_audience(keyed_server: str, chromium, tmp_pa
     _ask(page, QUESTION)
     page.locator("#pq-chat a.pq-cite").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#pq-sources")).to_contain_text(SECRET_TITLE)
+    link = page.locator("#pq-sources .pq-current .pq-export a")  # "Tải về .docx" of this answer
+    expect(link).to_be_visible()
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".docx" and saved.read_bytes()[:2] == b"PK"
     page.get_by_role("tab", name="Văn bản").click()
     expect(page.locator("#pq-docs table")).to_contain_text(SECRET_TITLE)
     assert context.request.get(keyed_server + "/ui-doc/mat-nhom-a").status == 200

@@ -190,3 +190,22 @@ def test_both_backends_keep_a_keys_conversations_in_the_apis_file(engine_factory
             assert not backend.delete_conversation(made["id"], "two-key")
             assert backend.delete_conversation(made["id"], "one-key")
             assert backend.conversation(made["id"], "one-key") is None
+
+
+def test_ui_answers_are_audited_and_download_as_docx_for_their_key(api: tuple[FastAPI, Any]) -> None:
+    from rag.audit.docx import footnote_texts
+
+    app, engine = api
+    with TestClient(app) as client:
+        local = InProcessBackend(lambda: engine, engine.settings, app.state.conversations, app.state.audit)
+        done = done_of(local.ask(QUESTION, [], None, "rd-key"))
+        record = app.state.audit.get(done["answer_id"])
+        assert record is not None and record.route == "ui_ask" and record.role == "reader"
+        assert [c.chunk_id for c in record.citations] == [c["chunk_id"] for c in done["citations"]]
+        url = f"/ui-export/{done['answer_id']}"
+        assert client.get(url).status_code == 401  # the UI's key prompt covers the download too
+        got = client.get(url, auth=("can-bo", "rd-key"))
+        assert got.status_code == 200 and len(footnote_texts(got.content)) == len(done["citations"])
+        assert client.get(url, auth=("can-bo", "adm-key")).status_code == 404  # another key's answer
+        remote = HttpBackend("http://testserver", engine.settings, key="rd-key", client=client)
+        assert remote.export(done["answer_id"]).status == 200  # the API's export reads the same trail
