@@ -23,7 +23,7 @@ from ingest.pipeline import ingest_uploads
 from rag.access import Grant
 from rag.answer.events import Event, answer_events
 from rag.audit.export import ExportRefused, check_export, export_docx
-from rag.audit.log import AuditLog, AuditUnavailable
+from rag.audit.log import AuditLog, AuditQuery, AuditUnavailable
 from rag.audit.record import AuditRecord, answer_fields, corpus_version, new_id, utc_now
 from rag.conversations import ConversationFull, ConversationStore, ConversationsUnavailable
 from rag.keys import fingerprint, role_for_key
@@ -42,6 +42,10 @@ class BackendUnavailable(RuntimeError):
 
 class KeyDenied(BackendUnavailable):
     """The browser's key is not a configured one (shown as unavailable: nothing is read for it)."""
+
+
+class AdminOnly(PermissionError):
+    """An admin view asked for with a reader key (or none)."""
 
 
 class UploadDenied(PermissionError):
@@ -112,6 +116,15 @@ class Backend(Protocol):
 
     def export(self, answer_id: str, key: str | None = None) -> ExportFile:
         """The DOCX of one of the key's answers (its `answer_id`)."""
+        ...
+
+    def is_admin(self, key: str | None = None) -> bool:
+        """Whether the key may see the admin views (feedback, audit)."""
+        ...
+
+    def audit(self, key: str | None, route: str | None = None, since: str | None = None,
+              limit: int = 200) -> list[dict[str, Any]]:
+        """Audit records (admin keys only: raises AdminOnly), newest first."""
         ...
 
     def upload_needs_key(self) -> bool:
@@ -222,6 +235,25 @@ class InProcessBackend:
         except Exception:
             log.error("could not write audit record %s (ui_ask)", record_id, exc_info=True)
         return record_id
+
+    def is_admin(self, key: str | None = None) -> bool:
+        if not self._keys:
+            return True
+        grant = role_for_key((key or "").strip(), self._keys.items())
+        return grant is not None and grant.role == "admin"
+
+    def audit(self, key: str | None, route: str | None = None, since: str | None = None,
+              limit: int = 200) -> list[dict[str, Any]]:
+        if not self.is_admin(key):
+            raise AdminOnly("an admin key is required")
+        if self._audit_log is None:
+            return []
+        try:
+            records = self._audit_log.query(AuditQuery(since=since, route=route or None, limit=limit,
+                                                       newest_first=True))
+        except AuditUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
+        return [asdict(r) for r in records]
 
     def export(self, answer_id: str, key: str | None = None) -> ExportFile:
         if self._audit_log is None:
@@ -460,6 +492,22 @@ class HttpBackend:
             return False
         self._json(resp, 204)
         return True
+
+    def is_admin(self, key: str | None = None) -> bool:
+        return self._send("GET", "/v1/audit?limit=1", key).status_code == 200
+
+    def audit(self, key: str | None, route: str | None = None, since: str | None = None,
+              limit: int = 200) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("route", route), ("since", since)) if v}
+        try:
+            resp = self._client.get("/v1/audit", params={**params, "limit": limit, "order": "desc"},
+                                    headers=self._headers(key))
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"the API at {self.base_url} cannot be reached: {exc}") from exc
+        if resp.status_code in (401, 403):
+            raise AdminOnly(_problem(resp))
+        records: list[dict[str, Any]] = self._json(resp, 200)["records"]
+        return records
 
     def export(self, answer_id: str, key: str | None = None) -> ExportFile:
         resp = self._send("GET", f"/v1/answers/{quote(answer_id, safe='')}/export", key)

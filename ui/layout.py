@@ -12,6 +12,7 @@ from ui.backend import Backend, BackendUnavailable
 from ui.chat import ChatSession, new_session
 from ui.feedback import FeedbackStore
 from ui.i18n import LANG_CHOICES, t
+from ui.tabs import admin as admin_tab
 from ui.tabs import chat as chat_tab
 from ui.tabs import documents as docs_tab
 from ui.tabs import history as history_tab
@@ -33,7 +34,8 @@ class LanguageSwitch:
         return (sess, gr.update(value=f"## {t('app_title', lang_)}\n{t('app_subtitle', lang_)}"),
                 gr.update(label=t("tab_chat", lang_)), gr.update(label=t("tab_docs", lang_)),
                 *chat_tab.relabel(lang_, sess, types, doc_choices),
-                *docs_tab.relabel(lang_, docs, doc_type, types), *history_tab.relabel(lang_))
+                *docs_tab.relabel(lang_, docs, doc_type, types), *history_tab.relabel(lang_),
+                gr.update(label=t("tab_admin", lang_)))
 
 
 def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Blocks:
@@ -55,6 +57,7 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
         with gr.Tabs():
             chat = chat_tab.build_chat_tab(settings)
             docs = docs_tab.build_docs_tab(needs_key)
+            admin = admin_tab.build_admin_tab()
 
         # Events are attached once every component exists, in this order (it numbers Gradio's endpoints).
         history = history_tab.HistoryHandlers(backend)
@@ -62,7 +65,8 @@ def build_ui(backend: Backend, feedback: FeedbackStore | None = None) -> gr.Bloc
         docs_tab.wire_docs_tab(docs, chat, session, demo, docs_tab.DocumentHandlers(backend, settings))
         lang.change(LanguageSwitch(backend).switch, [lang, session, docs.d_type],
                     [session, header, chat.tab, docs.tab, *chat_tab.relabel_outputs(chat),
-                     *docs_tab.relabel_outputs(docs), *history_tab.relabel_outputs(panel)],
+                     *docs_tab.relabel_outputs(docs), *history_tab.relabel_outputs(panel), admin.tab],
                     show_progress="hidden")
         history_tab.wire_history_panel(panel, chat, session, demo, history)
+        admin_tab.wire_admin_tab(admin, session, demo, admin_tab.AdminHandlers(backend, feedback))
     return demo

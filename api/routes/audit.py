@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 AUDIT_LIMIT_MAX = 1000
-ROUTES = ("ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete", "audience")
+ROUTES = ("ask", "ask_stream", "chat", "chat_stream", "search", "upload", "delete", "audience", "ui_ask")
 
 
 class AuditCitationOut(BaseModel):
@@ -95,9 +95,12 @@ async def list_audit(
     route: Annotated[str | None, Query(pattern="^(" + "|".join(ROUTES) + ")$", description="Route recorded")] = None,
     key_id: Annotated[str | None, Query(max_length=100, description="Key fingerprint (key:…)")] = None,
     limit: Annotated[int, Query(ge=1, le=AUDIT_LIMIT_MAX, description="At most this many records")] = 100,
+    order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first")] = "asc",
 ) -> AuditOut:
-    """Records oldest first: who (key fingerprint, role, address) did what (route, question, answer, citations
+    """Records oldest first (`order=desc`: newest first): who (key fingerprint, role, address) did what
+    (route, question, answer, citations
     with their documents' content hashes and validity, the verifier's removals) and how long it took."""
-    query = AuditQuery(since=_utc(since, "since"), until=_utc(until, "until"), route=route, key_id=key_id, limit=limit)
+    query = AuditQuery(since=_utc(since, "since"), until=_utc(until, "until"), route=route, key_id=key_id, limit=limit,
+                       newest_first=order == "desc")
     records = await read_audit(request, lambda audit: audit.query(query))
     return AuditOut(count=len(records), records=[AuditRecordOut.model_validate(asdict(r)) for r in records])

@@ -76,6 +76,7 @@ class AuditQuery:
     route: str | None = None
     key_id: str | None = None
     limit: int | None = None
+    newest_first: bool = False  # with `limit`: the newest records, not the oldest
 
 
 def _row_values(record: AuditRecord) -> tuple[Any, ...]:
@@ -199,7 +200,8 @@ class AuditLog:
             if value is not None:
                 where.append(f"{column} {op} ?")
                 params.append(value)
-        sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+        sql = ("SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+               + (" DESC" if q.newest_first else ""))
         if q.limit is not None:
             sql += " LIMIT ?"
             params.append(str(q.limit))

@@ -142,3 +142,33 @@ def test_conversations_are_saved_resumed_renamed_and_private(keyed_server: str, 
     expect(page.locator('#pq-chat [data-testid="user"]')).to_have_count(0)
     assert "Phân công của UBND huyện" not in page.locator("#pq-conversations").inner_text()
     context.close()
+
+
+def test_admin_views_show_feedback_and_audit_to_admin_keys_only(keyed_server: str, chromium) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    context, page = _session(chromium, keyed_server, "ui-pub")  # a reader asks and rates an answer
+    _ask(page, "UBND các huyện, thành phố phải làm gì?")
+    page.locator("#pq-chat a.pq-cite").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.locator('#pq-chat [data-testid="bot"]').last.hover()
+    page.locator('#pq-chat button[aria-label="Dislike"]').last.click()
+    page.fill("#pq-comment textarea", "Thiếu thời hạn báo cáo")
+    page.click("#pq-comment-send")
+    expect(page.locator("#pq-feedback-status")).not_to_be_empty(timeout=20_000)
+    expect(page.get_by_role("tab", name="Quản trị")).to_have_count(0)  # no admin tab for a reader
+    context.close()
+
+    context, page = _session(chromium, keyed_server, "ui-adm")
+    page.get_by_role("tab", name="Quản trị").click()
+    page.locator("#pq-fb-rating input").click()
+    page.get_by_role("option", name="👎").click()
+    expect(page.locator("#pq-fb-table")).to_contain_text("Thiếu thời hạn báo cáo", timeout=20_000)
+    page.locator("#pq-au-route input").click()
+    page.get_by_role("option", name="ui_ask", exact=True).click()
+    table = page.locator("#pq-au-table")
+    expect(table).to_contain_text("UBND các huyện, thành phố phải làm gì?", timeout=20_000)
+    expect(table).to_contain_text("reader")
+    page.fill("#pq-au-since input, #pq-au-since textarea", "hôm qua")
+    page.press("#pq-au-since input, #pq-au-since textarea", "Enter")
+    expect(table).to_contain_text("YYYY-MM-DD", timeout=20_000)
+    context.close()

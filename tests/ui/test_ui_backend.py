@@ -142,7 +142,7 @@ def test_mounted_routes(api: tuple[FastAPI, Any]) -> None:
 
 
 def test_both_backends_show_each_key_only_its_audience(engine_factory: Any, tmp_path: Any) -> None:
-    from ui.backend import KeyDenied
+    from ui.backend import AdminOnly, KeyDenied
 
     engine = engine_factory(api_keys="adm-key:admin,a-key:reader:so-tttt,rd-key:reader", rate_limit_per_minute=100_000)
     secret = tmp_path / "mat.md"
@@ -164,6 +164,15 @@ def test_both_backends_show_each_key_only_its_audience(engine_factory: Any, tmp_
             assert "mat" not in str(public[0].data)
     with pytest.raises(KeyDenied):
         local.documents("not-a-key")
+    with TestClient(create_app(engine.settings, engine)) as client:
+        remote = HttpBackend("http://testserver", engine.settings, client=client)
+        client.get("/v1/search", params={"q": "báo chí"}, headers={"Authorization": "Bearer a-key"})
+        for backend in (local, remote):  # the admin views: admin keys only, on both backends
+            assert backend.is_admin("adm-key") and not backend.is_admin("a-key")
+            with pytest.raises(AdminOnly):
+                backend.audit("rd-key")
+        newest = remote.audit("adm-key", "search", None, 1)
+        assert len(newest) == 1 and newest[0]["groups"] == ["so-tttt"]
 
 
 def test_both_backends_keep_a_keys_conversations_in_the_apis_file(engine_factory: Any) -> None:
