@@ -22,9 +22,11 @@ install: $(STAMP) ocr
 # OCR of scans (PDF pages without text, PNG/JPEG/TIFF) runs Debian's Tesseract with its Vietnamese model:
 # installed here when missing (as root), else the one command to run is printed.
 ocr:
-	@{ command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx vie; } \
-	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-vie; } \
-	  || { echo "Tesseract (vie) is missing: run 'sudo apt-get install -y tesseract-ocr tesseract-ocr-vie', then make again"; exit 1; }
+	@{ command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx vie \
+	    && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; } \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	       && apt-get install -y -qq tesseract-ocr tesseract-ocr-vie fonts-dejavu-core; } \
+	  || { echo "Tesseract (vie) or the DejaVu fonts (PDF export) are missing: run 'sudo apt-get install -y tesseract-ocr tesseract-ocr-vie fonts-dejavu-core', then make again"; exit 1; }
 
 # The optional local LLM for the tests and POLICYQA_ANSWER_MODE=llamacpp, never needed by `make run`:
 # llama-cpp-python builds llama.cpp from source (minutes on 2 cores); GGML_NATIVE=OFF keeps it portable.

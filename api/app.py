@@ -59,7 +59,8 @@ def create_app(settings: Settings, engine: Runtime | None = None, *, embedder: A
     app.state.keys = keys
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.metrics = ApiMetrics()
-    app.state.audit = AuditLog(settings.audit_path, settings.audit_retention_days)  # opened on first write
+    # opened on first write; None only when POLICYQA_AUDIT_ENABLED=false (a benchmark's baseline)
+    app.state.audit = AuditLog(settings.audit_path, settings.audit_retention_days) if settings.audit_enabled else None
     app.state.conversations = ConversationStore(settings.conversations_path)  # opened on first use
     app.state.engine_slot = EngineSlot(settings, engine=engine, embedder=embedder)
     app.state.engine = engine

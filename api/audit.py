@@ -32,12 +32,15 @@ class Trail:
     started: float = field(default_factory=time.perf_counter)
 
     @property
-    def log(self) -> AuditLog:
+    def log(self) -> AuditLog | None:
         return self.request.app.state.audit  # type: ignore[no-any-return]
 
 
 def audit_log(request: Request) -> AuditLog:
-    return request.app.state.audit  # type: ignore[no-any-return]
+    audit: AuditLog | None = request.app.state.audit
+    if audit is None:
+        raise AuditUnavailable("the audit trail is switched off (POLICYQA_AUDIT_ENABLED=false)")
+    return audit
 
 
 async def read_audit(request: Request, read: Callable[[AuditLog], T]) -> T:
@@ -74,8 +77,10 @@ def hits_citations(hits: Iterable[Mapping[str, Any]], engine: Runtime) -> tuple[
     return _citations(({**h, "n": h.get("rank"), "quote": ""} for h in hits), engine)
 
 
-def write(audit: AuditLog, record: AuditRecord) -> None:
+def write(audit: AuditLog | None, record: AuditRecord) -> None:
     """Append the record; any failure is logged, never raised (the client already has its response)."""
+    if audit is None:  # switched off to measure its cost
+        return
     try:
         audit.append(record)
     except Exception:

@@ -308,6 +308,34 @@ def bench_load(
         raise typer.Exit(1)
 
 
+@bench_app.command("audit")
+def bench_audit(
+    ctx: typer.Context,
+    clients: Annotated[str, typer.Option(help="Comma-separated concurrency levels")] = "1,32",
+    requests: Annotated[int, typer.Option(min=1, help="At most this many requests per level")] = 100_000,
+    max_seconds: Annotated[float, typer.Option(min=1.0, help="At most this long per level (s)")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The audit trail's cost on POST /v1/ask (p50/p95 with it off and on, as ratios) and, under the same
+    load, that it lost no record and its chain is valid. Serves the configured data dir twice (it must hold
+    an ingested store and not be in use); exit 1 if a record was lost or the chain broke."""
+    # Deferred: each command loads only its own stack (chromadb, torch, fastapi, gradio).
+    from evals.bench.audit_cost import AuditBenchError, format_table, measure, to_json
+
+    settings = context_of(ctx).settings
+    try:
+        cost = measure(settings.data_dir.resolve(), _int_list(clients), max_requests=requests,
+                       max_seconds=max_seconds)
+    except AuditBenchError as exc:
+        raise fail(exc) from None
+    if as_json:
+        _print_json(to_json(cost))
+    else:
+        typer.echo(format_table(cost))
+    if cost.recorded != cost.answered or not cost.chain_ok:
+        raise typer.Exit(1)
+
+
 @bench_app.command("scale")
 def bench_scale(
     ctx: typer.Context,

@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     # audit trail (data_dir/audit.sqlite): records older than this many days are pruned; 0 = keep forever
     audit_retention_days: int = Field(default=0, ge=0, le=36_500)
     audit_file: Path | None = None  # None = data_dir/audit.sqlite
+    audit_enabled: bool = True  # off only to measure what the audit costs (policyqa bench audit)
 
     @field_validator("default_audience", mode="after")
     @classmethod

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from rag.audit.docx import DOCX_MEDIA_TYPE
+from rag.audit.export import FORMATS
 from rag.runtime import open_runtime
 from rag.settings import Settings
 from ui import render
@@ -97,17 +97,18 @@ def mount_ui(app: FastAPI, settings: Settings, backend: Backend | None = None) -
         return await run_in_threadpool(_page_view, bound, doc_id, page, start, end, key, lang)
 
     @app.get(f"/{render.EXPORT_ROUTE}/{{answer_id}}", include_in_schema=False)
-    async def export_view(request: Request, answer_id: str = Path(pattern="^[0-9a-f]{32}$")) -> Response:
-        # "Tải về .docx": one of the browser key's answers, exported as the API's export does.
+    async def export_view(request: Request, answer_id: str = Path(pattern="^[0-9a-f]{32}$"),
+                          format: str = Query(default="docx", pattern="^(docx|pdf)$")) -> Response:  # noqa: A002
+        # "Tải về .docx" / ".pdf": one of the browser key's answers, exported as the API's export does.
         key = presented_key(request.headers.raw)
         try:
-            got = await run_in_threadpool(bound.export, answer_id, key)
+            got = await run_in_threadpool(bound.export, answer_id, key, format)
         except BackendUnavailable as exc:
             got = ExportFile(503, detail=str(exc))
         if got.status != 200:
             return PlainTextResponse(got.detail or "unavailable", status_code=got.status)
-        return Response(got.data, media_type=DOCX_MEDIA_TYPE,
-                        headers={"Content-Disposition": f'attachment; filename="tra-loi-{answer_id[:8]}.docx"'})
+        return Response(got.data, media_type=FORMATS[format],
+                        headers={"Content-Disposition": f'attachment; filename="tra-loi-{answer_id[:8]}.{format}"'})
 
     if not any(getattr(r, "path", None) == "/" for r in app.routes):
         @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

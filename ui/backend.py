@@ -24,6 +24,7 @@ from rag.access import Grant
 from rag.answer.events import Event, answer_events
 from rag.audit.export import ExportRefused, check_export, export_docx
 from rag.audit.log import AuditLog, AuditQuery, AuditUnavailable
+from rag.audit.pdf import PdfUnavailable
 from rag.audit.record import AuditRecord, answer_fields, corpus_version, new_id, utc_now
 from rag.conversations import ConversationFull, ConversationStore, ConversationsUnavailable
 from rag.keys import fingerprint, role_for_key
@@ -114,8 +115,8 @@ class Backend(Protocol):
         """Page `page` of a document as PNG with the quote [start, end) highlighted; `key` is the browser's."""
         ...
 
-    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
-        """The DOCX of one of the key's answers (its `answer_id`)."""
+    def export(self, answer_id: str, key: str | None = None, fmt: str = "docx") -> ExportFile:
+        """The DOCX (or PDF) of one of the key's answers (its `answer_id`)."""
         ...
 
     def is_admin(self, key: str | None = None) -> bool:
@@ -255,7 +256,7 @@ class InProcessBackend:
             raise BackendUnavailable(str(exc)) from exc
         return [asdict(r) for r in records]
 
-    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
+    def export(self, answer_id: str, key: str | None = None, fmt: str = "docx") -> ExportFile:
         if self._audit_log is None:
             return ExportFile(404, detail="answers are not audited here")
         engine = self._engine(key)
@@ -269,7 +270,10 @@ class InProcessBackend:
                                    access=grant.access, docs=self._get_engine().store.snapshot.docs)
         except ExportRefused as exc:
             return ExportFile(exc.status, detail=str(exc))
-        return ExportFile(200, export_docx(allowed, engine.store.snapshot.docs))
+        try:
+            return ExportFile(200, export_docx(allowed, engine.store.snapshot.docs, fmt))
+        except PdfUnavailable as exc:
+            return ExportFile(503, detail=str(exc))
 
     def _store_call(self, op: Callable[[ConversationStore], T]) -> T:
         try:
@@ -509,8 +513,8 @@ class HttpBackend:
         records: list[dict[str, Any]] = self._json(resp, 200)["records"]
         return records
 
-    def export(self, answer_id: str, key: str | None = None) -> ExportFile:
-        resp = self._send("GET", f"/v1/answers/{quote(answer_id, safe='')}/export", key)
+    def export(self, answer_id: str, key: str | None = None, fmt: str = "docx") -> ExportFile:
+        resp = self._send("GET", f"/v1/answers/{quote(answer_id, safe='')}/export?format={quote(fmt)}", key)
         if resp.status_code == 200:
             return ExportFile(200, resp.content)
         if resp.status_code in (401, 403, 404, 422):

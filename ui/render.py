@@ -206,7 +206,8 @@ def turn_sources_html(view: Mapping[str, Any], *, turn: int, lang: str = "vi") -
         parts.extend(source_card(c, turn=turn, lang=lang) for c in view.get("citations") or [])
     if not view.get("pending") and view.get("answer_id"):
         url = f"../{EXPORT_ROUTE}/{quote(str(view['answer_id']), safe='')}"
-        parts.append(f'<p class="pq-export"><a href="{esc(url)}" download>{esc(t("export_docx", lang))}</a></p>')
+        parts.append(f'<p class="pq-export"><a href="{esc(url)}" download>{esc(t("export_docx", lang))}</a> · '
+                     f'<a href="{esc(url)}?format=pdf" download>{esc(t("export_pdf", lang))}</a></p>')
     return "".join(parts)
 
 

@@ -29,7 +29,7 @@ _STATUS_VI = {"in_force": "còn hiệu lực", "ended": "hết hiệu lực", "n
               "unknown": "không rõ"}
 
 
-def _nfc(text: str | None) -> str:
+def nfc(text: str | None) -> str:
     return unicodedata.normalize("NFC", text or "")
 
 
@@ -57,15 +57,15 @@ def _run(parent: etree._Element, text: str, *, superscript: bool = False, italic
     t.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
 
 
-def _footnote_lines(c: AuditCitation, status_now: str) -> list[tuple[str, bool]]:
+def footnote_lines(c: AuditCitation, status_now: str) -> list[tuple[str, bool]]:
     """(text, italic) lines of one citation's footnote."""
     head = ", ".join(x for x in (
-        _nfc(c.title), f"số hiệu {_nfc(c.number)}" if c.number else "",
-        f"ngày {c.issued_date}" if c.issued_date else "", _nfc(c.issuer)) if x)
+        nfc(c.title), f"số hiệu {nfc(c.number)}" if c.number else "",
+        f"ngày {c.issued_date}" if c.issued_date else "", nfc(c.issuer)) if x)
     return [
         (f"[{c.n}] {head}", False),
-        (_nfc(c.breadcrumb), False),
-        (f"“{_nfc(c.quote)}”", True),
+        (nfc(c.breadcrumb), False),
+        (f"“{nfc(c.quote)}”", True),
         (f"Hiệu lực: {status_vi(c.status)} khi trả lời; {status_now} khi xuất.", False),
     ]
 
@@ -77,7 +77,7 @@ def _footnotes_part(document: object, notes: list[tuple[int, AuditCitation, str]
         _w(mark, _w("w:r", _w("w:p", note)))
     for fid, cite, status_now in notes:
         note = _w("w:footnote", root, id=str(fid))
-        for i, (text, italic) in enumerate(_footnote_lines(cite, status_now)):
+        for i, (text, italic) in enumerate(footnote_lines(cite, status_now)):
             p = _w("w:p", note)
             if i == 0:
                 ref = _w("w:r", p)
@@ -124,10 +124,10 @@ def answer_docx(record: AuditRecord, statuses_now: Mapping[str, str | None], exp
     doc.styles["Normal"].font.size = Pt(13)
     doc.add_heading("Câu trả lời có trích dẫn", level=1)
     doc.add_heading("Câu hỏi", level=2)
-    doc.add_paragraph(_nfc(record.question))
+    doc.add_paragraph(nfc(record.question))
     doc.add_heading("Trả lời", level=2)
     order = {c.n: i for i, c in enumerate(record.citations, 1)}
-    _answer_paragraph(doc.add_paragraph(), _nfc(record.answer), order)
+    _answer_paragraph(doc.add_paragraph(), nfc(record.answer), order)
     if record.abstained:
         doc.add_paragraph("Các văn bản trong kho không trả lời câu hỏi này.").runs[0].italic = True
     notes = []

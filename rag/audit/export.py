@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rag.access import Access, can_read
-from rag.audit.docx import answer_docx
+from rag.audit.docx import DOCX_MEDIA_TYPE, answer_docx
+from rag.audit.pdf import PDF_MEDIA_TYPE, answer_pdf
 from rag.audit.record import AuditRecord, utc_now
 from rag.validity_status import doc_statuses
 
@@ -34,7 +35,13 @@ def check_export(record: AuditRecord | None, answer_id: str, *, owner: str, open
     return record
 
 
-def export_docx(record: AuditRecord, docs: Mapping[str, Any]) -> bytes:
-    """The DOCX of an answer, each citation's validity given as answered and as of now (`docs`: the store's)."""
+FORMATS = {"docx": DOCX_MEDIA_TYPE, "pdf": PDF_MEDIA_TYPE}
+
+
+def export_docx(record: AuditRecord, docs: Mapping[str, Any], fmt: str = "docx") -> bytes:
+    """The DOCX (or PDF) of an answer, each citation's validity as answered and as of now (`docs`: the store's).
+    A PDF raises rag.audit.pdf.PdfUnavailable when its fonts are missing."""
     statuses = {doc_id: s.state for doc_id, s in doc_statuses(dict(docs)).items()}
+    if fmt == "pdf":
+        return answer_pdf(record, statuses, utc_now())
     return answer_docx(record, statuses, utc_now())

@@ -191,7 +191,7 @@ def test_export_of_another_keys_answer_or_an_unknown_id_is_404(client: TestClien
     answer_id = client.post("/v1/ask", json={"question": QUESTION}, headers=READER).json()["answer_id"]
     assert client.get(f"/v1/answers/{answer_id}/export", headers=OTHER).status_code == 404
     assert client.get(f"/v1/answers/{'0' * 32}/export", headers=READER).status_code == 404
-    assert client.get(f"/v1/answers/{answer_id}/export", params={"format": "pdf"}, headers=READER).status_code == 422
+    assert client.get(f"/v1/answers/{answer_id}/export", params={"format": "odt"}, headers=READER).status_code == 422
     assert client.get(f"/v1/answers/{answer_id}/export").status_code == 401
 
 
@@ -224,3 +224,17 @@ def test_chat_completion_answers_carry_an_exportable_answer_id(client: TestClien
     exported = client.get(f"/v1/answers/{answer_id}/export", headers=READER)
     assert exported.status_code == 200 and footnote_texts(exported.content)
     assert client.get(f"/v1/answers/{answer_id}/export", headers=OTHER).status_code == 404
+
+
+def test_export_pdf_holds_the_question_answer_and_every_quote_in_vietnamese(client: TestClient) -> None:
+    from ingest.load import load_bytes
+
+    body = client.post("/v1/ask", json={"question": QUESTION}, headers=READER).json()
+    r = client.get(f"/v1/answers/{body['answer_id']}/export", params={"format": "pdf"}, headers=READER)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = " ".join(load_bytes(r.content, "answer.pdf").text.split())  # read back by our own PDF loader
+    nfc = lambda s: " ".join(unicodedata.normalize("NFC", s).split())  # noqa: E731
+    assert nfc(QUESTION) in text and "Chú thích" in text
+    for c in body["citations"]:
+        assert nfc(c["quote"]) in text, c["quote"]
+        assert nfc(c["breadcrumb"]) in text

@@ -216,5 +216,7 @@ def test_ui_answers_are_audited_and_download_as_docx_for_their_key(api: tuple[Fa
         got = client.get(url, auth=("can-bo", "rd-key"))
         assert got.status_code == 200 and len(footnote_texts(got.content)) == len(done["citations"])
         assert client.get(url, auth=("can-bo", "adm-key")).status_code == 404  # another key's answer
+        pdf = client.get(url, params={"format": "pdf"}, auth=("can-bo", "rd-key"))
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         remote = HttpBackend("http://testserver", engine.settings, key="rd-key", client=client)
         assert remote.export(done["answer_id"]).status == 200  # the API's export reads the same trail
