@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.records import Turn
+from rag.sqlite_file import open_wal
 
 TITLE_CHARS = 120  # a conversation's title; the first question, cut, when none is given
 MAX_EXCHANGES = 500  # per conversation: appending beyond refuses (a new conversation is one click away)
@@ -101,12 +102,7 @@ class ConversationStore:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA foreign_keys=ON")
-                db.executescript(_SCHEMA)
+                db = open_wal(self.path, _SCHEMA, foreign_keys=True)
             except (sqlite3.Error, OSError) as exc:
                 raise ConversationsUnavailable(f"cannot open {self.path}: {exc}") from exc
             self._db = db

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.audit.record import GENESIS, AuditRecord, body_of, canonical, record_from_json, record_hash
+from rag.sqlite_file import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -107,11 +108,7 @@ class AuditLog:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-                db.row_factory = sqlite3.Row
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
+                db = open_wal(self.path, _SCHEMA)
                 if "key_groups" not in {r[1] for r in db.execute("PRAGMA table_info(audit)")}:  # an older file
                     db.execute("ALTER TABLE audit ADD COLUMN key_groups TEXT NOT NULL DEFAULT '[]'")
             except (sqlite3.Error, OSError) as exc:
