@@ -67,7 +67,7 @@ async def list_conversations(request: Request, principal: Reader) -> Conversatio
 
 
 @router.post("", response_model=ConversationOut, status_code=201, summary="Start a saved conversation",
-             responses=problem_responses(401, 403, 422, 429, 503))
+             responses=problem_responses(400, 401, 403, 413, 422, 429, 503))
 async def create_conversation(body: ConversationIn, request: Request, principal: Reader) -> ConversationOut:
     """An empty conversation; ask in it with `POST /v1/ask` and its `conversation_id`."""
     created = await using(request, lambda s: s.create(principal.subject, body.title))
@@ -85,7 +85,7 @@ async def get_conversation(conversation_id: ConversationId, request: Request, pr
 
 
 @router.patch("/{conversation_id}", response_model=ConversationSummaryOut, summary="Rename a conversation",
-              responses=problem_responses(401, 403, 404, 422, 429, 503))
+              responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503))
 async def rename_conversation(conversation_id: ConversationId, body: ConversationRename, request: Request,
                               principal: Reader) -> ConversationSummaryOut:
     def rename(s: ConversationStore) -> Conversation | None:

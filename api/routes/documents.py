@@ -265,7 +265,7 @@ async def delete_document(doc_id: DocId, request: Request, background: Backgroun
     "/{doc_id}/audience",
     response_model=AudienceOut,
     summary="Change who may read a document (admin)",
-    responses=problem_responses(401, 403, 404, 422, 429, 503),
+    responses=problem_responses(400, 401, 403, 404, 413, 422, 429, 503),
 )
 async def set_audience(doc_id: DocId, body: AudienceIn, request: Request, background: BackgroundTasks,
                        principal: Admin, engine: EngineDep) -> AudienceOut:

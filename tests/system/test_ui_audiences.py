@@ -69,7 +69,7 @@ def test_each_browser_sees_only_its_audience(keyed_server: str, chromium, tmp_pa
     _ask(page, QUESTION)
     page.locator("#pq-chat a.pq-cite").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#pq-sources")).to_contain_text(SECRET_TITLE)
-    link = page.locator("#pq-sources .pq-current .pq-export a")  # "Tải về .docx" of this answer
+    link = page.locator("#pq-sources .pq-current .pq-export a").first  # "Tải về .docx" of this answer
     expect(link).to_be_visible()
     with page.expect_download() as download:
         link.click()
