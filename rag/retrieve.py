@@ -69,16 +69,23 @@ def dense_scores(engine: Any, query: str, n: int, allowed: set[str] | None,
     return {cid: s for cid, s in pairs if cid in snapshot.chunks}
 
 
+def _mask(snapshot: Snapshot, allowed: set[str] | frozenset[str]) -> np.ndarray:
+    """Which lexical index rows belong to allowed documents (the index may hold chunks the view hides)."""
+    chunks, ids = snapshot.chunks, snapshot.lexical.ids
+    return np.fromiter(((c := chunks.get(cid)) is not None and c.doc_id in allowed for cid in ids),
+                       dtype=bool, count=len(ids))
+
+
 def lexical_scores(snapshot: Snapshot, tokens: list[str], n: int, allowed: set[str] | None) -> dict[str, float]:
     """BM25 scores of the n best chunks (positive scores only)."""
     scores = snapshot.lexical.scores(tokens)
     if allowed is None and snapshot.scope is not None:  # a reader's view: the index is shared, so mask it
-        allowed = set(snapshot.scope)
-    if allowed is not None:
-        chunks = snapshot.chunks
-        mask = np.fromiter(((c := chunks.get(cid)) is not None and c.doc_id in allowed for cid in snapshot.lexical.ids),
-                           dtype=bool, count=len(snapshot.lexical.ids))
+        mask = snapshot.derived.get("scope_mask")
+        if mask is None:  # once per view, not per query
+            mask = snapshot.derived["scope_mask"] = _mask(snapshot, snapshot.scope)
         scores = np.where(mask, scores, 0.0)
+    elif allowed is not None:
+        scores = np.where(_mask(snapshot, allowed), scores, 0.0)
     if not len(scores):
         return {}
     top = np.argsort(-scores, kind="stable")[:n]

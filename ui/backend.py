@@ -170,13 +170,19 @@ class InProcessBackend:
         self._conversations = conversations or ConversationStore(settings.conversations_path)
         self._audit_log = audit  # the API's audit trail; None = UI answers are not recorded (standalone UI)
 
+    def _grant(self, key: str | None) -> Grant:
+        """What the browser's key may do (an open UI: everything); KeyDenied for a key not configured."""
+        if not self._keys:
+            return Grant("admin")
+        grant = role_for_key((key or "").strip(), self._keys.items())
+        if grant is None:  # the UI's middleware lets no such browser in; never show anything to one
+            raise KeyDenied("this key is not configured")
+        return grant
+
     def _owner(self, key: str | None) -> str:
         """Whose conversations these are: the key's fingerprint, as the API has it (open mode: loopback's)."""
-        if not self._keys:
-            return OPEN_OWNER
-        if role_for_key((key or "").strip(), self._keys.items()) is None:
-            raise KeyDenied("this key is not configured")
-        return fingerprint((key or "").strip())
+        self._grant(key)
+        return fingerprint((key or "").strip()) if self._keys else OPEN_OWNER
 
     def _engine(self, key: str | None = None) -> Any:
         """The engine as the browser's key sees it (admins and an open UI: everything)."""
@@ -186,12 +192,7 @@ class InProcessBackend:
             engine = None
         if engine is None:
             raise BackendUnavailable("the engine is not open yet")
-        if not self._keys:
-            return engine
-        grant = role_for_key((key or "").strip(), self._keys.items())
-        if grant is None:  # the UI's middleware lets no such browser in; never show anything to one
-            raise KeyDenied("this key is not configured")
-        return engine.scoped(grant.access)
+        return engine.scoped(self._grant(key).access)
 
     def ask(self, question: str, history: Sequence[Turn], filters: Filters | None,
             key: str | None = None, conversation_id: str | None = None) -> Iterator[Event]:
@@ -216,11 +217,6 @@ class InProcessBackend:
                         log.error("exchange not saved in conversation %s: %s", conversation_id, exc)
             yield ev
 
-    def _grant(self, key: str | None) -> Grant:
-        if not self._keys:
-            return Grant("admin")
-        return role_for_key((key or "").strip(), self._keys.items()) or Grant("reader")
-
     def _audit(self, answer: dict[str, Any], key: str | None, engine: Any, started: float) -> str:
         """Record a UI answer in the API's audit trail (route `ui_ask`); a failed write is logged, never raised."""
         grant, record_id = self._grant(key), new_id()
@@ -238,10 +234,10 @@ class InProcessBackend:
         return record_id
 
     def is_admin(self, key: str | None = None) -> bool:
-        if not self._keys:
-            return True
-        grant = role_for_key((key or "").strip(), self._keys.items())
-        return grant is not None and grant.role == "admin"
+        try:
+            return self._grant(key).role == "admin"
+        except KeyDenied:
+            return False
 
     def audit(self, key: str | None, route: str | None = None, since: str | None = None,
               limit: int = 200) -> list[dict[str, Any]]:
@@ -330,14 +326,10 @@ class InProcessBackend:
         return PageImage(200, view.png, view.highlighted, view.note)
 
     def upload_needs_key(self) -> bool:
-        return bool(self.settings.parsed_api_keys())
+        return bool(self._keys)
 
     def _check_admin(self, key: str | None) -> None:
-        keys = self.settings.parsed_api_keys()
-        if not keys:
-            return
-        grant = role_for_key((key or "").strip(), keys.items())
-        if grant is None or grant.role != "admin":
+        if not self.is_admin(key):
             raise UploadDenied("an admin key is required")
 
     def upload(self, files: Sequence[tuple[str, bytes]], key: str | None) -> dict[str, Any]:
