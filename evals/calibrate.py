@@ -18,7 +18,7 @@ import yaml
 from evals.dataset import EvalItem
 from evals.relevance import doc_matches
 from rag.answer.abstain import FEATURES, Calibration, p_answerable
-from rag.answer.entry import evidence_features, retrieve_for_answer
+from rag.answer.entry import drafts, evidence_features, retrieve_for_answer
 from rag.query import understand
 from rag.records import Filters
 
@@ -55,8 +55,9 @@ def collect(engine: Any, items: Sequence[EvalItem], *, leave_out: bool = True, k
         if docs and len(docs) < len(snap.docs):
             variants.append((Filters(exclude_doc_ids=docs), False, "left-out"))
         for filters, label, source in variants:
-            _, _, hits = retrieve_for_answer(engine, info, filters, k=k, as_of=item.as_of)
-            out.append(Example(item.id, label, evidence_features(info, hits, snap, filters), source))
+            kinds, statuses, hits = retrieve_for_answer(engine, info, filters, k=k, as_of=item.as_of)
+            _, draft = drafts(info, kinds, hits, snap, statuses, filters, k=k, settings=engine.settings)
+            out.append(Example(item.id, label, evidence_features(info, hits, snap, filters, draft), source))
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rag.query import QueryInfo
+from rag.query import QueryInfo, expand_abbreviations
 from rag.records import Filters, Hit
 from rag.road_users import asked_road_users, other_road_users
 from rag.store.lexical import analyze_query
@@ -191,6 +191,24 @@ def names_unknown_document(snapshot: Snapshot, info: QueryInfo) -> bool:
         return True
     titled = any(m.group(1)[:1].isupper() for m in _TITLED.finditer(info.standalone))
     return titled and not named_documents(snapshot, info)
+
+
+def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
+    """How the question names the legal texts it asks about that the store does not hold, folded: their
+    numbers ("03/2019/tt-btttt") and their titles' first words ("luat bao hiem"); [] when it names a
+    stored text or none."""
+    if named_documents(snapshot, info):
+        return []
+    stored = {normalize_doc_number(d.meta.number or "") for d in snapshot.docs.values()}
+    names = [fold_accents(n) for n in info.numbers if normalize_doc_number(n) not in stored]
+    text = expand_abbreviations(info.standalone)
+    for m in _TITLED.finditer(text):
+        if m.group(1)[:1].isupper():
+            words = fold_accents(text[m.start():]).replace(",", " ").split()
+            kind_len = 2 if words[:2] in (["bo", "luat"], ["nghi", "dinh"], ["thong", "tu"], ["phap", "lenh"],
+                                          ["nghi", "quyet"]) else 1
+            names.append(" ".join(words[:kind_len + 2]))
+    return names
 
 
 def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:

@@ -23,8 +23,10 @@ from rag.text.scope import out_of_scope
 
 CALIBRATION = Path(__file__).parents[1] / "data" / "abstention.yaml"
 FEATURES = ("dense_top", "lexical_top", "coverage_top1", "coverage_top3", "pairs_top1", "pairs_top3", "agreement",
-            "need_missing", "named_document", "exact_reference", "unknown_document", "english", "out_of_scope")
+            "need_missing", "named_document", "exact_reference", "unknown_document", "english", "out_of_scope",
+            "answer_coverage", "answer_pairs", "rare_missing", "corpus_pairs")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MARKER = re.compile(r"\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,54 @@ def pairs_covered(pairs: Sequence[tuple[str, str]], texts: Sequence[str], info: 
         return 1.0
     have: set[tuple[str, str]] = set()
     for text in texts:
-        words = [fold_accents(w) for w in _WORD.findall(text)]
-        have.update(zip(words, words[1:], strict=False))
+        have |= word_pairs(text)
     said = said_in_law_words(info, texts)
     return sum((a, b) in have or (a in said and b in said) for a, b in pairs) / len(pairs)
 
 
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent folded syllables of a text."""
+    words = [fold_accents(w) for w in _WORD.findall(text)]
+    return set(zip(words, words[1:], strict=False))
+
+
+def doc_pairs(snapshot: Any) -> dict[str, set[tuple[str, str]]]:
+    """Every adjacent syllable pair each document of the (reader's view of the) store writes, built once per
+    snapshot."""
+    pairs: dict[str, set[tuple[str, str]]] | None = snapshot.derived.get("word_pairs")
+    if pairs is None:
+        pairs = {}
+        for chunk in snapshot.chunks.values():
+            pairs.setdefault(chunk.doc_id, set()).update(word_pairs(expand_abbreviations(chunk.text)))
+        snapshot.derived["word_pairs"] = pairs
+    return pairs
+
+
+def corpus_pairs(pairs: Sequence[tuple[str, str]], snapshot: Any, allowed: set[str] | None) -> float:
+    """Share of the question's word pairs that some document it may be answered from writes anywhere."""
+    if not pairs:
+        return 1.0
+    sets = [s for d, s in doc_pairs(snapshot).items() if allowed is None or d in allowed]
+    return sum(any(p in s for s in sets) for p in pairs) / len(pairs)
+
+
+def rare_missing(terms: Sequence[str], texts: Sequence[str], info: QueryInfo, snapshot: Any) -> float:
+    """The rarest question term that neither the passages nor the answer hold, as a share of the largest idf
+    (1.0: a word the corpus never writes; 0 when every term is found). One missing specific word ("bồi
+    thường", "flycam") sinks an answer that a share of found words would still let through."""
+    present = passage_terms(texts) | said_in_law_words(info, texts)
+    present |= in_range_terms(asked_quantities(info.standalone), texts)
+    top = snapshot.idf_unseen or 1.0
+    missing = [snapshot.idf.get("~" + t, top) for t in terms if t not in present and not t.isdigit()]
+    return max(missing, default=0.0) / top if top else 0.0
+
+
 def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool = False,
-             exact: bool = False, unknown: bool = False, drafted: str = "") -> dict[str, float]:
+             exact: bool = False, unknown: bool = False, drafted: str = "",
+             allowed: set[str] | None = None) -> dict[str, float]:
     """The evidence features of one question (0 everywhere when nothing was retrieved). `drafted`: the
-    provision-level draft, whose quoted lines (a fine clause's points deduction) can hold the needed fact."""
+    answer's draft, whose quoted lines (a fine clause's points deduction) can hold the needed fact;
+    `allowed`: the documents the filters leave (None: all)."""
     if not hits:
         return dict.fromkeys(FEATURES, 0.0)
     terms = question_terms(info)
@@ -101,6 +141,7 @@ def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool
     agree = float(best_dense is not None and best_lexical is not None
                   and best_dense.chunk.id in {h.chunk.id for h in sorted(
                       lexical, key=lambda h: -(h.lexical or 0.0))[:5]})
+    answer = _MARKER.sub(" ", drafted)
     return {
         "dense_top": best_dense.dense or 0.0 if best_dense else 0.0,
         "lexical_top": math.log1p(best_lexical.lexical or 0.0) if best_lexical else 0.0,
@@ -115,6 +156,10 @@ def features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, named: bool
         "unknown_document": float(unknown),
         "english": float(info.language == "en"),
         "out_of_scope": float(out_of_scope(info.standalone) is not None),
+        "answer_coverage": covered(terms, [answer], info, snapshot) if answer.strip() else 0.0,
+        "answer_pairs": pairs_covered(pairs, [answer], info) if answer.strip() else 0.0,
+        "rare_missing": rare_missing(terms, [*texts, answer], info, snapshot),
+        "corpus_pairs": corpus_pairs(pairs, snapshot, allowed),
     }
 
 

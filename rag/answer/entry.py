@@ -9,13 +9,15 @@ from dataclasses import replace
 from typing import Any
 
 from rag.answer.abstain import features, load_calibration, p_answerable
+from rag.answer.evidence import missing_need
 from rag.answer.extractive import asks_about_document, compose_extractive, obligations_actor, promote_structural
 from rag.answer.legal import LegalDraft, compose_exact, compose_legal, compose_validity, exact_unit_chunks
 from rag.answer.verify import Source, verify
 from rag.llm.generators import stream_verified
-from rag.query import QueryInfo, understand
+from rag.query import QueryInfo, expand_abbreviations, translate_terms, understand
 from rag.records import Answer, Citation, Filters, Hit, SearchResult, Turn
-from rag.retrieve import named_documents, names_unknown_document, search_query
+from rag.retrieve import allowed_docs, named_documents, names_unknown_document, search_query, unknown_names
+from rag.text.normalize import fold_accents
 from rag.text.question_kinds import question_kinds
 from rag.validity_status import DocStatus, doc_statuses
 
@@ -83,8 +85,8 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
     if not snapshot.docs:
         return Answer(question=question, standalone_question=info.standalone, text=NO_DOCS_TEXT[lang],
                       citations=(), abstained=True, language=lang, timings=timings)  # type: ignore[arg-type]
-    legal = _legal_draft(info, kinds, hits, snapshot, statuses, filters)
-    values = evidence_features(info, hits, snapshot, filters, legal[0].text if legal is not None else "")
+    legal, first_draft = drafts(info, kinds, hits, snapshot, statuses, filters, k=k, settings=settings)
+    values = evidence_features(info, hits, snapshot, filters, first_draft)
     cal = load_calibration()
     p = p_answerable(values, cal)
     weak = p < cal.threshold
@@ -92,6 +94,8 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         weak = False  # "who signed / Kính gửi / Nơi nhận": the header or closing block answers it
     if weak and legal is not None and legal[1]:
         weak = False  # an exact reference or a validity statement of a named text answers it
+    if not weak and not speaks_of_unknown_text(info, hits[:k], snapshot):
+        weak = True  # a text the store does not hold: only a passage that names it can say what it says
     timings["coverage"] = round(values["coverage_top3"], 4)
     timings["p_answerable"] = round(p, 4)
     if weak:
@@ -121,8 +125,7 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         authoritative = legal[1]
         doc_texts = {s.chunk.doc_id: snapshot.docs[s.chunk.doc_id].text for s in sources}
     if draft is None:
-        draft = compose_extractive(info, sources, snapshot.idf, max_sentences=settings.max_answer_sentences,
-                                   actor=obligations_actor(info.standalone), unseen=snapshot.idf_unseen)
+        draft = first_draft  # the sentence picker's draft over the same sources, made before abstaining
     verified = verify(draft, sources, doc_texts)
     if not verified.citations and legal is not None and not legal[1]:
         # The provision-level draft did not survive verification: the sentence picker gets its turn.
@@ -176,6 +179,34 @@ def retrieve_for_answer(engine: Any, info: QueryInfo, filters: Filters | None, *
     return kinds, statuses, promote_structural(info, hits, snapshot)
 
 
+def drafts(info: QueryInfo, kinds: frozenset[str], hits: Sequence[Hit], snapshot: Any,
+           statuses: dict[str, DocStatus], filters: Filters | None, *, k: int, settings: Any
+           ) -> tuple[tuple[LegalDraft, bool] | None, str]:
+    """The provision-level draft (if the question gets one) and the text the extractive answer would give:
+    that draft's, or the sentence picker's over the top k. Abstention reads the text before deciding."""
+    legal = _legal_draft(info, kinds, hits, snapshot, statuses, filters)
+    if legal is not None:
+        return legal, legal[0].text
+    if not hits:
+        return None, ""
+    return None, compose_extractive(info, sources_for(hits, snapshot, k), snapshot.idf,
+                                    max_sentences=settings.max_answer_sentences,
+                                    actor=obligations_actor(info.standalone), unseen=snapshot.idf_unseen)
+
+
+def speaks_of_unknown_text(info: QueryInfo, hits: Sequence[Hit], snapshot: Any) -> bool:
+    """True unless the question asks about a legal text the store does not hold and none of the passages both
+    names that text and holds the kind of fact asked ("Luật BHXH sửa đổi có hiệu lực từ ngày nào?" is not
+    answered by another law's effective-date clause, nor by the dispatch that only names the law)."""
+    names = unknown_names(snapshot, info)
+    if not names:
+        return True
+    about = [h.chunk.text for h in hits
+             if any(n in " ".join(fold_accents(expand_abbreviations(h.chunk.text)).replace(",", " ").split())
+                    for n in names)]
+    return bool(about) and missing_need(info.standalone, about, translate_terms) is None
+
+
 def evidence_features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, filters: Filters | None,
                       drafted: str = "") -> dict[str, float]:
     """The abstention model's inputs for one question (`drafted`: the provision-level draft, if any)."""
@@ -183,7 +214,7 @@ def evidence_features(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, filte
     unknown = names_unknown_document(snapshot, info) or (bool(filters and filters.exclude_doc_ids) and not named
                                                          and bool(named_documents(snapshot, info)))
     return features(info, hits, snapshot, named=bool(named), exact=bool(named and info.article), unknown=unknown,
-                    drafted=drafted)
+                    drafted=drafted, allowed=allowed_docs(snapshot, filters))
 
 
 def with_status(citation: Citation, status: DocStatus | None) -> Citation:

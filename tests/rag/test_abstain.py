@@ -52,3 +52,39 @@ def test_fit_learns_the_signal_and_the_threshold_carries_over(tmp_path: Path) ->
     write_calibration(path, cal, {"command": "test"})
     loaded = load_calibration(path)
     assert loaded.weights == pytest.approx(cal.weights)
+
+
+class _Chunk:
+    def __init__(self, doc_id: str, text: str) -> None:
+        self.doc_id, self.text = doc_id, text
+
+
+class _Snap:
+    """The fields the pair and rare-term features read (pure logic: a real snapshot is in the system tests)."""
+
+    def __init__(self) -> None:
+        self.chunks = {"a": _Chunk("law", "Phạt tiền người điều khiển xe mô tô"),
+                       "b": _Chunk("dispatch", "tuyên truyền quyền con người")}
+        self.derived: dict[str, object] = {}
+        self.idf = {"~phat": 1.0, "~tien": 1.0, "~xe": 0.5, "~mo": 1.0, "~to": 1.0}
+        self.idf_unseen = 4.0
+
+
+def test_corpus_pairs_count_only_the_documents_left_to_answer() -> None:
+    from rag.answer.abstain import corpus_pairs
+
+    snap = _Snap()
+    pairs = [("phat", "tien"), ("quyen", "con"), ("bao", "hiem")]
+    assert corpus_pairs(pairs, snap, None) == pytest.approx(2 / 3)
+    assert corpus_pairs(pairs, snap, {"law"}) == pytest.approx(1 / 3)  # the dispatch left out
+    assert corpus_pairs([], snap, None) == 1.0
+
+
+def test_rare_missing_is_the_rarest_word_not_found() -> None:
+    from rag.answer.abstain import rare_missing
+    from rag.query import understand
+
+    snap, info = _Snap(), understand("phạt tiền xe mô tô", ())
+    assert rare_missing(["phat", "tien", "xe"], ["Phạt tiền xe"], info, snap) == 0.0
+    assert rare_missing(["phat", "xe", "flycam"], ["phạt xe"], info, snap) == 1.0  # never written: idf_unseen
+    assert rare_missing(["phat", "xe"], ["xe"], info, snap) == pytest.approx(0.25)

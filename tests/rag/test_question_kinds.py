@@ -21,6 +21,9 @@ from rag.text.question_kinds import load_kinds, question_kinds
     ("Người lái xe mô tô không được thực hiện những hành vi nào?", {"list"}),
     ("What is the fine for running a red light?", {"fine"}),
     ("UBND các huyện phải làm gì?", set()),
+    ("Con tôi 15 tuổi lén chạy xe máy bị CSGT bắt thì bị xử lý thế nào?", {"fine", "fact"}),
+    ("khong chiu thoi nong do con thi bi xu ly sao", {"fine"}),
+    ("Cơ quan nào xử lý vi phạm?", set()),
 ])
 def test_kinds(question: str, expected: set[str]) -> None:
     assert question_kinds(question) == expected

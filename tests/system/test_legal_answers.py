@@ -98,6 +98,24 @@ def test_as_of_before_2025_prefers_the_2008_law(full_corpus_engine: Any) -> None
     assert "14 tuổi" in then.text
 
 
+def test_a_text_only_named_is_answered_only_from_what_names_it(full_corpus_engine: Any) -> None:
+    # The dispatch names the amended social insurance law and says what it brings, but not when it takes
+    # effect; Điều 85 of 35/2024 has an effective date, of another law.
+    about = answer("Luật BHXH sửa đổi có những nội dung gì đáng chú ý?", engine=full_corpus_engine)
+    assert not about.abstained and "quyền của người lao động" in about.text
+    when = answer("Luật Bảo hiểm xã hội sửa đổi có hiệu lực thi hành từ ngày nào?", engine=full_corpus_engine)
+    assert when.abstained, when.text
+    decree = answer("Thông tư 99/2030/TT-BCA quy định mức phạt bao nhiêu?", engine=full_corpus_engine)
+    assert decree.abstained, decree.text
+
+
+def test_sanction_question_in_everyday_words_gets_the_fine(full_corpus_engine: Any) -> None:
+    ans = answer("Đi xe máy mà không chịu thổi nồng độ cồn khi CSGT yêu cầu thì bị xử lý sao?",
+                 engine=full_corpus_engine)
+    assert not ans.abstained, ans.hits[:3]
+    assert "Nghị định 168/2024/NĐ-CP" in ans.text.splitlines()[0] and "Phạt tiền từ" in ans.text
+
+
 def test_follow_up_swaps_the_vehicle(full_corpus_engine: Any) -> None:
     history = [Turn("user", "Xe máy vượt đèn đỏ bị phạt bao nhiêu?"), Turn("assistant", "…")]
     ans = answer("Còn ô tô thì sao?", history, engine=full_corpus_engine)
