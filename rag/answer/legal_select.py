@@ -47,7 +47,9 @@ PENALTY_CLAUSE = 0.15  # a fine clause, up for a question about fines or points,
 ARTICLE_KIND_PENALTY = 0.3  # a transitional provision for a question about the rule itself
 RANGE_WEIGHT = 0.3  # a provision grading the question's quantity (25 km/h in "trên 20 km/h đến 35 km/h"), or not
 RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it before any word match
+IN_ARTICLE_MARGIN = 0.1  # another point of the chosen fine article replaces the retrieved one by this much
 _DEFINES = re.compile(r"^(?:\d{1,3}\s?\.|[a-zđ]\))\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
+_ARTICLE_HEADING = re.compile(r"^Điều \d+[a-zđ]?\.\s")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
 
@@ -65,8 +67,12 @@ def _is_penalty_clause(snapshot: Any, chunk: Chunk) -> bool:
 
 
 def defines_asked_term(text: str, question: str) -> bool:
-    """The chunk opens with the definition of a term the question names ("6. Làn đường là …")."""
-    m = _DEFINES.match(text)
+    """The chunk opens with the definition of a term the question names ("6. Làn đường là …"), after its
+    article's heading when the chunk is the article's first clause."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if lines and _ARTICLE_HEADING.match(lines[0]):
+        lines = lines[1:]
+    m = _DEFINES.match(lines[0]) if lines else None
     return m is not None and fold_accents(m.group(1)) in fold_accents(question)
 
 
@@ -78,35 +84,57 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
         return []
     asked, pairs = question_terms(info), question_pairs(info)
     top = max(h.score for h in legal) or 1.0
-    scored: list[tuple[float, Hit]] = []
     users = asked_road_users(info.standalone)
-    for h in legal:
-        text = h.chunk.search_text()
-        cov = covered(asked, [text], info, snapshot)
-        score = h.score / top + COVERAGE_WEIGHT * cov + PAIRS_WEIGHT * pairs_covered(pairs, [text], info)
-        if _is_penalty_clause(snapshot, h.chunk):  # duties and prohibitions are the laws', not the decree's
+
+    def content(chunk: Chunk) -> float:  # how well a chunk (with its headings) matches, rank aside
+        text = chunk.search_text()
+        score = COVERAGE_WEIGHT * covered(asked, [text], info, snapshot) + PAIRS_WEIGHT * pairs_covered(
+            pairs, [text], info)
+        if _is_penalty_clause(snapshot, chunk):  # duties and prohibitions are the laws', not the decree's
             score += PENALTY_CLAUSE if kinds & {"fine", "points", "additional"} else -PENALTY_CLAUSE
-        if chunk_ref(h.chunk) == Ref(h.chunk.article) and len(chunk_lines(h.chunk)) == 1:
+        if chunk_ref(chunk) == Ref(chunk.article) and len(chunk_lines(chunk)) == 1:
             score -= 0.2  # an article heading alone quotes nothing
-        if kinds & {"definition", "list"} and defines_asked_term(h.chunk.text, info.standalone):
+        if kinds & {"definition", "list"} and defines_asked_term(chunk.text, info.standalone):
             score += DEFINITION_BONUS
-        if names_other_role(snapshot, h.chunk, info.standalone) or misses_asked_role(snapshot, h.chunk,
-                                                                                    info.standalone):
+        if names_other_role(snapshot, chunk, info.standalone) or misses_asked_role(snapshot, chunk,
+                                                                                  info.standalone):
             score -= ROLE_PENALTY
-        if other_road_users(h.chunk, users):
+        if other_road_users(chunk, users):
             score -= ROAD_USER_PENALTY
-        if unasked_article_kind(snapshot, h.chunk, info.standalone):
+        if unasked_article_kind(snapshot, chunk, info.standalone):
             score -= ARTICLE_KIND_PENALTY
-        score += RANGE_WEIGHT * range_fit(quantities, h.chunk.text)
-        scored.append((score, h))
-    scored.sort(key=lambda s: -s[0])
+        return score + RANGE_WEIGHT * range_fit(quantities, chunk.text)
+
+    scored = sorted(((h.score / top + content(h.chunk), h) for h in legal), key=lambda s: -s[0])
     best = [scored[0][1]]
+    if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, best[0].chunk):
+        best[0] = _best_in_article(best[0], content, snapshot)
+    first = best[0].chunk
     for s, h in scored[1:]:
-        if s >= SECOND_BLOCK * scored[0][0] and (h.chunk.doc_id, h.chunk.article) != (best[0].chunk.doc_id,
-                                                                                        best[0].chunk.article):
+        if s >= SECOND_BLOCK * scored[0][0] and (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article):
             best.append(h)
             break
+    else:  # "Dừng xe và đỗ xe khác nhau thế nào?": the article's other clause defining an asked term
+        for _, h in scored[1:]:
+            if (kinds & {"definition"} and h.chunk.id != first.id and h.chunk.doc_id == first.doc_id
+                    and defines_asked_term(first.text, info.standalone)
+                    and defines_asked_term(h.chunk.text, info.standalone)):
+                best.append(h)
+                break
     return best
+
+
+def _best_in_article(hit: Hit, content: Any, snapshot: Any) -> Hit:
+    """For a fine question: the penalty point of the chosen article that matches the question best. A decree's
+    article lists a hundred acts; retrieval finds the article more reliably than the one point that names the
+    act, which can then be read off the article's own chunks."""
+    chosen = content(hit.chunk)
+    mates = [c for c in article_chunks(snapshot, hit.chunk.doc_id, hit.chunk.article or "")
+             if c.id != hit.chunk.id and chunk_ref(c).point and _is_penalty_clause(snapshot, c)]
+    scored = max(((content(c), c) for c in mates), key=lambda s: s[0], default=None)
+    if scored is None or scored[0] <= chosen + IN_ARTICLE_MARGIN:
+        return hit
+    return Hit(chunk=scored[1], score=hit.score, title=hit.title, number=hit.number)
 
 
 def _best_lines(lines: list[Line], terms: Sequence[str], idf: dict[str, float], unseen: float,

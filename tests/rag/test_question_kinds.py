@@ -24,6 +24,8 @@ from rag.text.question_kinds import load_kinds, question_kinds
     ("Con tôi 15 tuổi lén chạy xe máy bị CSGT bắt thì bị xử lý thế nào?", {"fine", "fact"}),
     ("khong chiu thoi nong do con thi bi xu ly sao", {"fine"}),
     ("Cơ quan nào xử lý vi phạm?", set()),
+    ("Dừng xe và đỗ xe khác nhau thế nào?", {"definition"}),
+    ("xe gan may la xe nhu the nao", {"definition", "fact"}),
 ])
 def test_kinds(question: str, expected: set[str]) -> None:
     assert question_kinds(question) == expected

@@ -116,6 +116,13 @@ def test_sanction_question_in_everyday_words_gets_the_fine(full_corpus_engine: A
     assert "Nghị định 168/2024/NĐ-CP" in ans.text.splitlines()[0] and "Phạt tiền từ" in ans.text
 
 
+def test_two_asked_terms_get_both_definitions(full_corpus_engine: Any) -> None:
+    ans = answer("Dừng xe và đỗ xe khác nhau thế nào?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert "1. Dừng xe là trạng thái đứng yên tạm thời" in ans.text and "2. Đỗ xe là trạng thái đứng yên" in ans.text
+    assert cited_articles(ans) == {("36/2024/QH15", "18")}
+
+
 def test_follow_up_swaps_the_vehicle(full_corpus_engine: Any) -> None:
     history = [Turn("user", "Xe máy vượt đèn đỏ bị phạt bao nhiêu?"), Turn("assistant", "…")]
     ans = answer("Còn ô tô thì sao?", history, engine=full_corpus_engine)
