@@ -48,6 +48,7 @@ ARTICLE_KIND_PENALTY = 0.3  # a transitional provision for a question about the 
 RANGE_WEIGHT = 0.3  # a provision grading the question's quantity (25 km/h in "trên 20 km/h đến 35 km/h"), or not
 RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it before any word match
 IN_ARTICLE_MARGIN = 0.1  # another point of the chosen fine article replaces the retrieved one by this much
+IN_ARTICLE_SHORTLIST = 8  # of the article's points sharing most question words, the ones scored in full
 _DEFINES = re.compile(r"^(?:\d{1,3}\s?\.|[a-zđ]\))\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
 _ARTICLE_HEADING = re.compile(r"^Điều \d+[a-zđ]?\.\s")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
@@ -108,7 +109,7 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     scored = sorted(((h.score / top + content(h.chunk), h) for h in legal), key=lambda s: -s[0])
     best = [scored[0][1]]
     if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, best[0].chunk):
-        best[0] = _best_in_article(best[0], content, snapshot)
+        best[0] = _best_in_article(best[0], content, snapshot, set(asked))
     first = best[0].chunk
     for s, h in scored[1:]:
         if s >= SECOND_BLOCK * scored[0][0] and (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article):
@@ -124,14 +125,25 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     return best
 
 
-def _best_in_article(hit: Hit, content: Any, snapshot: Any) -> Hit:
+def _terms_of(snapshot: Any, chunk: Chunk) -> set[str]:
+    """A chunk's folded words with its headings, cached once per snapshot."""
+    cache: dict[str, set[str]] = snapshot.derived.setdefault("chunk_terms", {})
+    terms = cache.get(chunk.id)
+    if terms is None:
+        terms = cache[chunk.id] = passage_terms([chunk.search_text()])
+    return terms
+
+
+def _best_in_article(hit: Hit, content: Any, snapshot: Any, wanted: set[str]) -> Hit:
     """For a fine question: the penalty point of the chosen article that matches the question best. A decree's
     article lists a hundred acts; retrieval finds the article more reliably than the one point that names the
     act, which can then be read off the article's own chunks."""
     chosen = content(hit.chunk)
     mates = [c for c in article_chunks(snapshot, hit.chunk.doc_id, hit.chunk.article or "")
-             if c.id != hit.chunk.id and chunk_ref(c).point and _is_penalty_clause(snapshot, c)]
-    scored = max(((content(c), c) for c in mates), key=lambda s: s[0], default=None)
+             if c.id != hit.chunk.id and chunk_ref(c).point]
+    mates = sorted(mates, key=lambda c: -len(wanted & _terms_of(snapshot, c)))[:IN_ARTICLE_SHORTLIST]
+    scored = max(((content(c), c) for c in mates if _is_penalty_clause(snapshot, c)), key=lambda s: s[0],
+                 default=None)
     if scored is None or scored[0] <= chosen + IN_ARTICLE_MARGIN:
         return hit
     return Hit(chunk=scored[1], score=hit.score, title=hit.title, number=hit.number)
