@@ -149,7 +149,8 @@ def eval_alqac_command(
 
 def calibrate_command(
     ctx: typer.Context,
-    fit_sets: Annotated[list[Path] | None, typer.Option("--fit", help="JSONL dataset to fit on (repeatable)")] = None,
+    fit_sets: Annotated[list[Path] | None, typer.Option("--fit", help="JSONL dataset to fit on (repeatable; "
+                                                        "default: corpus_dev, seed_dispatch, corpus_blind)")] = None,
     report_sets: Annotated[list[Path] | None, typer.Option("--report", help="JSONL dataset only scored (repeatable)")]
     = None,
     corpus: CorpusOpt = None,
@@ -172,7 +173,8 @@ def calibrate_command(
     setup_logging(verbose)
     state = context_of(ctx)
     settings = state.settings
-    fit_sets = fit_sets or [Path("evals/datasets/corpus_dev.jsonl"), Path("evals/datasets/seed_dispatch.jsonl")]
+    fit_sets = fit_sets or [Path("evals/datasets/corpus_dev.jsonl"), Path("evals/datasets/seed_dispatch.jsonl"),
+                            Path("evals/datasets/corpus_blind.jsonl")]
     report_sets = report_sets or [Path("evals/datasets/corpus_holdout.jsonl")]
     try:
         fit_items, report_items = dataset_items(fit_sets), dataset_items(report_sets)
