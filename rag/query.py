@@ -49,62 +49,18 @@ ABBREVIATIONS: dict[str, str] = {
     "CAND": "Công an nhân dân",
 }
 
-# English terms → Vietnamese, so an English question also meets the Vietnamese lexical index.
-GLOSSARY: dict[str, str] = {
-    "human rights": "quyền con người nhân quyền", "rights": "quyền", "right": "quyền",
-    "human trafficking": "mua bán người buôn người",
-    "trafficking": "mua bán người buôn người", "press": "báo chí", "newspaper": "báo chí",
-    "media": "báo chí truyền thông", "district": "huyện", "districts": "huyện", "province": "tỉnh",
-    "provincial": "tỉnh", "people's committee": "Ủy ban nhân dân", "people's committees": "Ủy ban nhân dân",
-    "portal": "cổng thông tin điện tử", "website": "trang thông tin điện tử", "radio": "phát thanh",
-    "television": "truyền hình", "broadcast": "phát thanh truyền hình", "religious freedom": "tự do tôn giáo",
-    "religion": "tôn giáo", "social insurance": "bảo hiểm xã hội", "road": "đường bộ",
-    "traffic": "giao thông", "archives": "lưu trữ", "archive": "lưu trữ", "law": "luật", "laws": "luật",
-    "national assembly": "Quốc hội", "dispatch": "công văn", "circular": "thông tư", "decree": "nghị định",
-    "signed": "ký", "signer": "người ký", "sign": "ký", "recipients": "kính gửi nơi nhận",
-    "propaganda": "tuyên truyền", "information": "thông tin", "foreign": "đối ngoại",
-    "external information": "thông tin đối ngoại", "victims": "nạn nhân", "victim": "nạn nhân",
-    "report": "báo cáo", "children": "trẻ em", "child": "trẻ em", "dialogue": "đối thoại",
-    "border guard": "Bộ đội Biên phòng", "police": "cảnh sát", "women": "phụ nữ", "fanpage": "fanpage",
-    "social media": "mạng xã hội", "social networks": "mạng xã hội", "fine": "phạt", "penalty": "xử phạt",
-    "deadline": "thời hạn", "salary": "lương", "budget": "kinh phí ngân sách", "must": "phải",
-    "department": "Sở", "information and communications": "Thông tin và Truyền thông",
-    "avoid": "tránh", "public": "người dân", "people": "người dân", "handling": "xử lý", "handle": "xử lý",
-    "violators": "vi phạm", "violations": "vi phạm", "law violators": "đối tượng vi phạm pháp luật",
-    "partners": "đối tác", "annual": "thường niên", "dialogues": "đối thoại", "vietnam": "Việt Nam",
-    "women's union": "Hội Liên hiệp Phụ nữ", "union": "Hội", "provide": "cung cấp", "amended": "sửa đổi",
-    "citizens": "công dân", "access": "tiếp cận", "persons": "người", "short messages": "thông điệp ngắn",
-    "messages": "thông điệp", "civil servants": "cán bộ công chức", "staff": "cán bộ", "news": "tin tức",
-    "achievements": "thành tựu", "efforts": "nỗ lực", "false": "sai sự thật", "refute": "phản bác",
-    "online": "mạng xã hội", "published": "công bố", "state department": "Bộ Ngoại giao",
-    "constructive": "xây dựng", "spirit": "tinh thần", "draft": "dự thảo", "committee": "Ủy ban",
-    "committees": "Ủy ban", "kon tum": "Kon Tum", "australia": "Australia", "eu": "EU",
-    "european union": "Liên minh Châu Âu", "journal": "tạp chí", "magazine": "tạp chí",
-    # road traffic: the 2024 laws and the fines decree
-    "motorbike": "xe mô tô xe gắn máy", "motorbikes": "xe mô tô xe gắn máy", "motorcycle": "xe mô tô",
-    "motorcycles": "xe mô tô", "moped": "xe gắn máy", "scooter": "xe gắn máy", "car": "xe ô tô", "cars": "xe ô tô",
-    "truck": "xe ô tô tải", "bus": "xe buýt", "bicycle": "xe đạp", "bike": "xe đạp", "e-bike": "xe đạp máy",
-    "vehicle": "phương tiện xe", "vehicles": "phương tiện xe", "helmet": "mũ bảo hiểm", "helmets": "mũ bảo hiểm",
-    "alcohol": "nồng độ cồn", "blood": "máu", "breath": "hơi thở", "drunk": "nồng độ cồn",
-    "driving licence": "giấy phép lái xe", "driving license": "giấy phép lái xe", "licence": "giấy phép lái xe",
-    "license": "giấy phép lái xe", "licence points": "điểm giấy phép lái xe", "points": "điểm",
-    "deducted": "trừ điểm", "deduct": "trừ điểm", "pedestrian": "người đi bộ", "pedestrians": "người đi bộ",
-    "expressway": "đường cao tốc", "highway": "đường cao tốc", "red light": "đèn tín hiệu giao thông",
-    "traffic light": "đèn tín hiệu giao thông", "traffic lights": "đèn tín hiệu giao thông",
-    "speeding": "chạy quá tốc độ", "speed": "tốc độ", "speed limit": "tốc độ tối đa", "seat belt": "dây đai an toàn",
-    "seatbelt": "dây đai an toàn", "passenger": "người được chở", "passengers": "người được chở",
-    "driver": "người lái xe", "drivers": "người lái xe", "age": "tuổi", "old": "tuổi", "years old": "tuổi",
-    "phone": "điện thoại", "mobile phone": "điện thoại", "child safety": "thiết bị an toàn cho trẻ em",
-    "safety device": "thiết bị an toàn", "wrong way": "ngược chiều", "one-way": "đường một chiều",
-    "overtake": "vượt xe", "overtaking": "vượt xe", "lane": "làn đường", "lanes": "làn đường",
-    "parking": "đỗ xe", "park": "đỗ xe", "stop": "dừng xe", "accident": "tai nạn giao thông",
-    "accidents": "tai nạn giao thông", "in force": "hiệu lực", "valid": "hiệu lực", "replaced": "thay thế",
-    "replace": "thay thế", "repealed": "hết hiệu lực", "expire": "hết hiệu lực", "number plate": "biển số xe",
-    "plate": "biển số xe", "registration": "đăng ký xe", "roads": "đường bộ",
-    "toll": "phí sử dụng đường bộ", "signs": "biển báo hiệu", "school": "trường học",
-    "wear": "đội", "wearing": "đội", "confiscated": "tịch thu", "confiscation": "tịch thu",
-    "suspended": "tước quyền sử dụng", "classes": "hạng", "class": "hạng",
-}
+GLOSSARY = Path(__file__).parent / "data" / "glossary.yaml"  # English terms → the documents' Vietnamese
+
+
+@lru_cache(maxsize=2)
+def glossary(path: Path = GLOSSARY) -> tuple[tuple[str, str], ...]:
+    """(English, Vietnamese) pairs, longest English first; a malformed file raises ValueError naming it."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+                                            for k, v in raw.items()):
+        raise ValueError(f"{path}: expected English term → Vietnamese words")
+    pairs = {normalize_text(k).lower(): normalize_text(v) for k, v in raw.items()}
+    return tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
 
 _EN_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how", "the", "is", "are", "does",
              "do", "did", "must", "should", "of", "to", "in", "for", "and", "a", "an", "about", "by", "on",
@@ -204,8 +160,7 @@ def expand_abbreviations(text: str) -> str:
 def translate_terms(text: str) -> str:
     """Vietnamese equivalents of English terms found in the text (empty when none)."""
     lower = text.lower()
-    found = [vi for en, vi in sorted(GLOSSARY.items(), key=lambda kv: -len(kv[0]))
-             if re.search(rf"\b{re.escape(en)}\b", lower)]
+    found = [vi for en, vi in glossary() if re.search(rf"\b{re.escape(en)}\b", lower)]
     return " ".join(dict.fromkeys(found))
 
 
