@@ -157,10 +157,16 @@ def expand_abbreviations(text: str) -> str:
     return " ".join([text, *extra]) if extra else text
 
 
+@lru_cache(maxsize=1)
+def _glossary_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The glossary's English terms compiled once, on word boundaries, longest first."""
+    return tuple((re.compile(rf"\b{re.escape(en)}\b"), vi) for en, vi in glossary())
+
+
 def translate_terms(text: str) -> str:
     """Vietnamese equivalents of English terms found in the text (empty when none)."""
     lower = text.lower()
-    found = [vi for en, vi in glossary() if re.search(rf"\b{re.escape(en)}\b", lower)]
+    found = [vi for pattern, vi in _glossary_patterns() if pattern.search(lower)]
     return " ".join(dict.fromkeys(found))
 
 

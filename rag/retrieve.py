@@ -195,20 +195,26 @@ def names_unknown_document(snapshot: Snapshot, info: QueryInfo) -> bool:
 
 def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
     """How the question names the legal texts it asks about that the store does not hold, folded: their
-    numbers ("03/2019/tt-btttt") and their titles' first words ("luat bao hiem"); [] when it names a
-    stored text or none."""
+    numbers ("03 2019 tt btttt") and their titles' first words ("luat bao hiem"), as bare words; [] when it
+    names a stored text or none."""
     if named_documents(snapshot, info):
         return []
     stored = {normalize_doc_number(d.meta.number or "") for d in snapshot.docs.values()}
-    names = [fold_accents(n) for n in info.numbers if normalize_doc_number(n) not in stored]
+    names = [_bare(fold_accents(n)) for n in info.numbers if normalize_doc_number(n) not in stored]
     text = expand_abbreviations(info.standalone)
     for m in _TITLED.finditer(text):
         if m.group(1)[:1].isupper():
-            words = fold_accents(text[m.start():]).replace(",", " ").split()
+            words = _bare(fold_accents(text[m.start():])).split()
             kind_len = 2 if words[:2] in (["bo", "luat"], ["nghi", "dinh"], ["thong", "tu"], ["phap", "lenh"],
                                           ["nghi", "quyet"]) else 1
             names.append(" ".join(words[:kind_len + 2]))
     return names
+
+
+def mentions_any(text: str, names: Iterable[str]) -> bool:
+    """The text names one of unknown_names' names (abbreviations expanded, accents and punctuation ignored)."""
+    bare = f" {_bare(fold_accents(expand_abbreviations(text)))} "
+    return any(f" {n} " in bare for n in names)
 
 
 def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:

@@ -14,10 +14,16 @@ from rag.answer.extractive import asks_about_document, compose_extractive, oblig
 from rag.answer.legal import LegalDraft, compose_exact, compose_legal, compose_validity, exact_unit_chunks
 from rag.answer.verify import Source, verify
 from rag.llm.generators import stream_verified
-from rag.query import QueryInfo, expand_abbreviations, translate_terms, understand
+from rag.query import QueryInfo, translate_terms, understand
 from rag.records import Answer, Citation, Filters, Hit, SearchResult, Turn
-from rag.retrieve import allowed_docs, named_documents, names_unknown_document, search_query, unknown_names
-from rag.text.normalize import fold_accents
+from rag.retrieve import (
+    allowed_docs,
+    mentions_any,
+    named_documents,
+    names_unknown_document,
+    search_query,
+    unknown_names,
+)
 from rag.text.question_kinds import question_kinds
 from rag.validity_status import DocStatus, doc_statuses
 
@@ -201,9 +207,7 @@ def speaks_of_unknown_text(info: QueryInfo, hits: Sequence[Hit], snapshot: Any) 
     names = unknown_names(snapshot, info)
     if not names:
         return True
-    about = [h.chunk.text for h in hits
-             if any(n in " ".join(fold_accents(expand_abbreviations(h.chunk.text)).replace(",", " ").split())
-                    for n in names)]
+    about = [h.chunk.text for h in hits if mentions_any(h.chunk.text, names)]
     return bool(about) and missing_need(info.standalone, about, translate_terms) is None
 
 
