@@ -132,10 +132,13 @@ def detect_language(text: str) -> str:
     words = re.findall(r"[A-Za-zÀ-ỹđĐ']+", text)
     if not words:
         return "vi"
-    if any(ord(c) > 127 and c.isalpha() for c in text):
-        return "vi"
     lower = [w.lower() for w in words]
     en = sum(w in _EN_WORDS for w in lower)
+    if any(ord(c) > 127 and c.isalpha() for c in text):
+        # Vietnamese, unless an English question quotes a Vietnamese term ("What is an expressway (đường
+        # cao tốc)?"): more English function words than words with Vietnamese letters.
+        vietnamese = sum(any(ord(c) > 127 for c in w) for w in words)
+        return "en" if en >= 2 and en > vietnamese else "vi"
     vi = sum(w in _VI_ASCII_WORDS for w in lower)
     return "en" if en > vi else "vi"
 
@@ -163,11 +166,24 @@ def _glossary_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple((re.compile(rf"\b{re.escape(en)}\b"), vi) for en, vi in glossary())
 
 
+def translated_phrases(text: str) -> list[str]:
+    """Vietnamese equivalents of the English terms found in the text, one per term, without repeats."""
+    lower = text.lower()
+    return list(dict.fromkeys(vi for pattern, vi in _glossary_patterns() if pattern.search(lower)))
+
+
 def translate_terms(text: str) -> str:
     """Vietnamese equivalents of English terms found in the text (empty when none)."""
+    return " ".join(translated_phrases(text))
+
+
+def untranslated(text: str) -> str:
+    """The text without the English terms the glossary translates ("fine for running a red light" → "for
+    running a"): what is left to find in the passages as written."""
     lower = text.lower()
-    found = [vi for pattern, vi in _glossary_patterns() if pattern.search(lower)]
-    return " ".join(dict.fromkeys(found))
+    for pattern, _vi in _glossary_patterns():
+        lower = pattern.sub(" ", lower)
+    return lower
 
 
 def condense(question: str, history: Sequence[Turn]) -> str:

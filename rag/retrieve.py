@@ -18,6 +18,7 @@ from rag.store.store import Snapshot
 from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
 from rag.text.docnumber import normalize_doc_number
 from rag.text.normalize import fold_accents
+from rag.text.places import asks_local_text, lower_words, mentions_place, places_named
 from rag.validity_status import DocStatus
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,22 @@ def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
                                           ["nghi", "quyet"]) else 1
             names.append(" ".join(words[:kind_len + 2]))
     return names
+
+
+def unknown_places(snapshot: Snapshot, info: QueryInfo, allowed: set[str] | None = None) -> list[str]:
+    """Places whose local text the question asks about ("công văn của Sở … tỉnh Gia Lai") that no document it
+    may be answered from (`allowed`; None: all) mentions; [] when it asks about no local text."""
+    if not asks_local_text(info.standalone):
+        return []
+    named = places_named(info.standalone)
+    if not named:
+        return []
+    texts: dict[str, str] | None = snapshot.derived.get("lower_words")
+    if texts is None:
+        texts = {doc_id: lower_words(doc.text) for doc_id, doc in snapshot.docs.items()}
+        snapshot.derived["lower_words"] = texts
+    kept = [t for d, t in texts.items() if allowed is None or d in allowed]
+    return [p for p in named if not any(mentions_place(t, p) for t in kept)]
 
 
 def mentions_any(text: str, names: Iterable[str]) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from rag.answer.evidence import STOPWORDS, content_terms, coverage, missing_need, passage_terms
-from rag.query import QueryInfo, expand_abbreviations, translate_terms
+from rag.query import QueryInfo, expand_abbreviations, translate_terms, translated_phrases, untranslated
 from rag.records import Hit
 from rag.text.normalize import fold_accents
 from rag.text.quantities import asked_quantities, in_range_terms
@@ -42,8 +42,7 @@ def question_terms(info: QueryInfo) -> list[str]:
     """Content terms of the question as the passages would write them (English translated). Abbreviation
     and vocabulary expansions are alternatives, not more terms to find: coverage reads them separately."""
     if info.language == "en":
-        untranslated = [w for w in content_terms(info.standalone) if not translate_terms(w)]
-        return content_terms(translate_terms(info.standalone)) + untranslated
+        return content_terms(translate_terms(info.standalone)) + content_terms(untranslated(info.standalone))
     return content_terms(expand_abbreviations(info.standalone))
 
 
@@ -68,10 +67,15 @@ def covered(terms: list[str], texts: Sequence[str], info: QueryInfo, snapshot: A
 def question_pairs(info: QueryInfo) -> list[tuple[str, str]]:
     """Adjacent content syllables of the question, folded ("chất nổ" → ("chat", "no")): single syllables occur
     everywhere in legal Vietnamese, the pairs that make its words do not."""
-    text = translate_terms(info.standalone) if info.language == "en" else expand_abbreviations(info.standalone)
-    words = [fold_accents(w) for w in _WORD.findall(text)]
-    return list(dict.fromkeys((a, b) for a, b in zip(words, words[1:], strict=False)
-                              if a not in STOPWORDS and b not in STOPWORDS and not (a.isdigit() or b.isdigit())))
+    # English: pairs within each translated term (not across two terms) and within what is left untranslated
+    texts = ([*translated_phrases(info.standalone), untranslated(info.standalone)] if info.language == "en"
+             else [expand_abbreviations(info.standalone)])
+    out: list[tuple[str, str]] = []
+    for text in texts:
+        words = [fold_accents(w) for w in _WORD.findall(text)]
+        out += [(a, b) for a, b in zip(words, words[1:], strict=False)
+                if a not in STOPWORDS and b not in STOPWORDS and not (a.isdigit() or b.isdigit())]
+    return list(dict.fromkeys(out))
 
 
 def pairs_covered(pairs: Sequence[tuple[str, str]], texts: Sequence[str], info: QueryInfo) -> float:

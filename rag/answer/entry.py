@@ -23,6 +23,7 @@ from rag.retrieve import (
     names_unknown_document,
     search_query,
     unknown_names,
+    unknown_places,
 )
 from rag.text.question_kinds import question_kinds
 from rag.validity_status import DocStatus, doc_statuses
@@ -102,6 +103,8 @@ def iter_answer(question: str, history: Sequence[Turn] = (), filters: Filters | 
         weak = False  # an exact reference or a validity statement of a named text answers it
     if not weak and not speaks_of_unknown_text(info, hits[:k], snapshot):
         weak = True  # a text the store does not hold: only a passage that names it can say what it says
+    if not weak and unknown_places(snapshot, info, allowed_docs(snapshot, filters)):
+        weak = True  # another province's dispatch or plan: the store holds nothing from that place
     timings["coverage"] = round(values["coverage_top3"], 4)
     timings["p_answerable"] = round(p, 4)
     if weak:

@@ -15,7 +15,8 @@ gi nao ai bao nhieu la cua va cac nhung co khong duoc cho ve trong theo thi sao 
 do day kia o tai tu den voi mot hai ba vay vi khi ra len xuong chi can nen roi da dang se con a nhe u ban van
 ho hoi viec dieu nguoi it hon nhat rat qua moi tung gom what which who whom whose when where why how is are
 does did must should of to in for and an about by on this that they their was were be with according dispatch
-document documents say says said any there could would will please tell me us
+document documents say says said any there could would will please tell me us much many under can if
+or have has get s
 """.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rag.answer.evidence import content_terms, coverage, missing_need
 from rag.answer.extractive import obligations_actor
 from rag.answer.verify import Source, numbers_in, split_sentences, verify
-from rag.query import condense, detect_language, expand_abbreviations, understand
+from rag.query import condense, detect_language, expand_abbreviations, understand, untranslated
 from rag.records import Chunk, DocumentMeta, Turn
 from rag.retrieve import fuse_rrf, fuse_weighted
 from rag.store.lexical import analyze
@@ -40,6 +40,9 @@ def test_language_detection() -> None:
     assert detect_language("What must district People's Committees do?") == "en"
     assert detect_language("UBND huyen phai lam gi") == "vi"
     assert detect_language("Ủy ban nhân dân phải làm gì?") == "vi"
+    # an English question that quotes the Vietnamese term is English; a Vietnamese one with an English word is not
+    assert detect_language("What is an expressway (đường cao tốc) under the 2024 Road Law?") == "en"
+    assert detect_language("Luật quy định thế nào về drone và flycam?") == "vi"
 
 
 def test_follow_up_rewrite_uses_only_conversation_words() -> None:
@@ -133,3 +136,9 @@ def test_verifier_rejects_questions_and_loose_paraphrases() -> None:
     paraphrase = verify("Sở Thông tin và Truyền thông đề nghị các cơ quan báo chí tỉnh, trên cơ sở chỉ đạo "
                         "của Trung ương [1].", [src], docs)
     assert paraphrase.kept == 1
+
+
+def test_what_the_glossary_translates_is_not_left_to_find_in_english() -> None:
+    left = untranslated("How much is the fine for running a red light on a motorbike?")
+    assert "red" not in left.split() and "light" not in left.split() and "motorbike" not in left.split()
+    assert "running" in left.split()

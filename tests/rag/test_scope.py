@@ -21,6 +21,10 @@ from tests.conftest import REPO, SHARED
     ("Số điện thoại đường dây nóng của Cảnh sát giao thông tỉnh là gì?", "contact"),
     ("Học phí học lái xe hạng A1 là bao nhiêu?", "price_list"),
     ("Mức lương của trung úy công an là bao nhiêu?", "pay_scale"),
+    ("Lương hằng tháng của chánh văn phòng sở là bao nhiêu?", "pay_scale"),
+    ("Phí qua trạm trên cao tốc là bao nhiêu đồng mỗi km?", "price_list"),
+    ("Mức phạt nồng độ cồn sẽ tăng lên bao nhiêu vào năm sau?", "future_change"),
+    ("Will the speeding fines increase in the future?", "future_change"),
 ])
 def test_each_kind_is_recognised(question: str, kind: str) -> None:
     assert out_of_scope(question) == kind

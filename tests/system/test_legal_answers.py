@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.answer.entry import answer, search
+from rag.query import understand
 from rag.records import Turn
+from rag.retrieve import unknown_places
 from rag.road_users import asked_road_users, other_road_users
 from tests.conftest import REPO, cli_env
 
@@ -169,3 +171,15 @@ def test_the_road_user_asked_about_outranks_the_others(full_corpus_engine: Any, 
         update={"road_user_factor": 1.0}))
     unranked = search(question, engine=off, k=5).hits
     assert any(other_road_users(h.chunk, asked) for h in unranked)  # the case the factor is for
+
+
+def test_another_provinces_dispatch_is_not_answered_from_kon_tums(full_corpus_engine: Any) -> None:
+    snap = full_corpus_engine.store.snapshot
+    gia_lai = "Công văn của Sở Thông tin và Truyền thông tỉnh Gia Lai về tuyên truyền Luật Đường bộ yêu cầu gì?"
+    assert unknown_places(snap, understand(gia_lai, ())) == ["Gia Lai"]
+    assert answer(gia_lai, engine=full_corpus_engine).abstained
+    kon_tum = gia_lai.replace("Gia Lai", "Kon Tum")
+    assert unknown_places(snap, understand(kon_tum, ())) == []
+    # a national law applies in every province: naming a place does not make a fine question unanswerable
+    fine = answer("Ở Gia Lai, đi xe máy không đội mũ bảo hiểm thì bị phạt bao nhiêu?", engine=full_corpus_engine)
+    assert not fine.abstained and "168/2024/NĐ-CP" in fine.text
