@@ -247,7 +247,8 @@ def _legal_draft(info: QueryInfo, kinds: frozenset[str], hits: Sequence[Hit], sn
             return draft, True
     if not hits or hits[0].chunk.kind in ("header", "closing") or not hits[0].chunk.article:
         return None  # the best evidence is not a legal provision: the sentence picker answers
-    draft = compose_legal(info, hits, snapshot, kinds=kinds, status_of=lambda d: statuses[d])
+    stale = frozenset(d for d, st in statuses.items() if not st.in_force and d not in named)
+    draft = compose_legal(info, hits, snapshot, kinds=kinds, status_of=lambda d: statuses[d], stale=stale)
     return (draft, False) if draft is not None else None
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from rag.query import expand_abbreviations
 from rag.text.normalize import fold_accents
@@ -20,28 +24,35 @@ or have has get s
 """.split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Questions that need a specific kind of fact: when no retrieved passage holds one, the documents do not
-# answer, however many words they share with the question. (asked: accent-folded question; held: passages)
-NEEDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "money": (re.compile(r"\b(muc phat|phat bao nhieu|bao nhieu tien|tien phat|luong|kinh phi|ngan sach|chi phi|"
-                         r"fine|fined|salary|wage|budget|cost|how much money|penalt)", re.I),
-              re.compile(r"(\d[\d.,]*\s*(?:đồng|vnđ|vnd|triệu|tỷ|nghìn|\$|usd)|phạt tiền|mức lương|"
-                         r"hệ số lương|kinh phí|ngân sách|dự toán)", re.I)),
-    "percent": (re.compile(r"\b(ty le|bao nhieu phan tram|phan tram|muc dong|percent|percentage|rate)\b", re.I),
-                re.compile(r"(%|phần trăm|tỷ lệ)", re.I)),
-    "phone": (re.compile(r"\b(so dien thoai|duong day nong|hotline|phone|telephone)\b", re.I),
-              re.compile(r"(điện thoại|đường dây nóng|hotline|\d{3,4}[ .]?\d{3}[ .]?\d{3,4})", re.I)),
-    "deadline": (re.compile(r"\b(thoi han|han chot|han cuoi|truoc ngay nao|deadline|due date|by when|"
-                            r"bao gio phai|khi nao phai|han nop|hang thang|hang quy|dinh ky|periodic|monthly)", re.I),
-                 re.compile(r"(thời hạn|trước ngày|chậm nhất|hạn chót|trong vòng \d+|hằng tháng|hằng quý|"
-                            r"định kỳ)", re.I)),
-    "effective": (re.compile(r"\b(hieu luc|co hieu luc|take effect|effective|in force)\b", re.I),
-                  re.compile(r"(hiệu lực)", re.I)),
-    "rank": (re.compile(r"\b(hang may|xep hang may|xep loai|tier|bac may|ranked)\b", re.I),
-             re.compile(r"(tier|hạng \d|bậc \d|nhóm \d|xếp hạng \d)", re.I)),
-    "sanction": (re.compile(r"\b(ky luat|xu phat|che tai|bi xu ly|disciplin|sanction|punish)", re.I),
-                 re.compile(r"(kỷ luật|xử phạt|chế tài|truy cứu)", re.I)),
-}
+NEEDS_TABLE = Path(__file__).parents[1] / "data" / "needs.yaml"
+
+
+@lru_cache(maxsize=4)
+def needs(path: Path = NEEDS_TABLE) -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """Kinds of fact a question can need: kind → (asks, over the folded question; has, over a passage), from
+    rag/data/needs.yaml; a malformed table raises ValueError naming it."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not raw or not all(
+            isinstance(v, dict) and isinstance(v.get("asks"), str) and isinstance(v.get("has"), str)
+            for v in raw.values()):
+        raise ValueError(f"{path}: expected kinds mapped to `asks` and `has` regular expressions")
+    try:
+        return {str(k): (re.compile(v["asks"], re.I), re.compile(v["has"], re.I)) for k, v in raw.items()}
+    except re.error as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+def needed(question: str) -> list[str]:
+    """The kinds of fact the question asks for ('money', 'age', …), in table order."""
+    folded = fold_accents(question)
+    return [need for need, (asks, _has) in needs().items() if asks.search(folded)]
+
+
+def holds(need: str, text: str) -> bool:
+    """The passage holds a fact of that kind."""
+    return needs()[need][1].search(text) is not None
+
+
 _COUNT = re.compile(r"\b(?:how many|bao nhieu|may)\s+([a-z]+(?:\s+[a-z]+)?)", re.I)
 # With diacritics "mấy" (how many) and "máy" (machine, as in "xe máy") differ: fold only after matching.
 _COUNT_ACCENTED = re.compile(r"(?<!\w)(?:how many|bao nhiêu|mấy)\s+(\w+(?:\s+\w+)?)", re.I)
@@ -93,11 +104,10 @@ def coverage(question_terms: list[str], passage: set[str], idf: dict[str, float]
 
 def missing_need(question: str, passages: Iterable[str], translate: Any = None) -> str | None:
     """The kind of fact the question needs and no passage holds ('money', 'deadline', …), else None."""
-    folded = fold_accents(question)
     texts = list(passages)
     joined = "\n".join(texts)
-    for need, (asks, has) in NEEDS.items():
-        if asks.search(folded) and not has.search(joined):
+    for need in needed(question):
+        if not holds(need, joined):
             return need
     if not _count_supported(question, fold_accents(joined), translate):
         return "count"

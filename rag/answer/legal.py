@@ -109,11 +109,12 @@ def _status_note(d: _Draft, status: DocStatus) -> None:
 
 
 def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds: frozenset[str],
-                  status_of: StatusOf) -> LegalDraft | None:
-    """A provision-level answer when the best evidence is a legal text, else None (the caller falls back)."""
+                  status_of: StatusOf, stale: frozenset[str] = frozenset()) -> LegalDraft | None:
+    """A provision-level answer when the best evidence is a legal text, else None (the caller falls back).
+    `stale`: documents not in force on the question's date that it does not name."""
     terms = _terms(info)
     quantities = asked_quantities(info.standalone)
-    chosen = pick_provisions(info, hits, snapshot, kinds, quantities)
+    chosen = pick_provisions(info, hits, snapshot, kinds, quantities, stale)
     if not chosen:
         return None
     d = _Draft(snapshot, info.language)

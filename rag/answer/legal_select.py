@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
-from rag.answer.evidence import passage_terms
+from rag.answer.evidence import holds, needed, passage_terms
 from rag.answer.legal_tables import misses_asked_role, names_other_role, unasked_article_kind
 from rag.answer.provision import (
     Line,
@@ -45,6 +45,8 @@ ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a q
 ROAD_USER_PENALTY = 0.3  # a provision whose article is about other road users than the question names
 PENALTY_CLAUSE = 0.15  # a fine clause, up for a question about fines or points, down for any other question
 ARTICLE_KIND_PENALTY = 0.3  # a transitional provision for a question about the rule itself
+NEED_PENALTY = 0.3  # a provision without the kind of fact asked (an age, an amount, a time limit)
+STALE_PENALTY = 0.4  # a text not in force that the question does not name (retrieval already halved its rank)
 RANGE_WEIGHT = 0.3  # a provision grading the question's quantity (25 km/h in "trên 20 km/h đến 35 km/h"), or not
 RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it before any word match
 IN_ARTICLE_MARGIN = 0.1  # another point of the chosen fine article replaces the retrieved one by this much
@@ -78,14 +80,17 @@ def defines_asked_term(text: str, question: str) -> bool:
 
 
 def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: frozenset[str],
-                    quantities: Sequence[Quantity] = ()) -> list[Hit]:
-    """The best one or two legal chunks among the top hits: rank plus how much of the question they cover."""
+                    quantities: Sequence[Quantity] = (), stale: frozenset[str] = frozenset()) -> list[Hit]:
+    """The best one or two legal chunks among the top hits: rank plus how much of the question they cover.
+    A text in `stale` (not in force, not named by the question) is quoted only when nothing in force comes
+    close: its wording often matches everyday questions better than the law that replaced it."""
     legal = [h for h in hits[:CANDIDATES] if h.chunk.article and is_legal(snapshot.docs[h.chunk.doc_id].meta)]
     if not legal:
         return []
     asked, pairs = question_terms(info), question_pairs(info)
     top = max(h.score for h in legal) or 1.0
     users = asked_road_users(info.standalone)
+    wanted = needed(info.standalone)
 
     def content(chunk: Chunk) -> float:  # how well a chunk (with its headings) matches, rank aside
         text = chunk.search_text()
@@ -104,6 +109,10 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
             score -= ROAD_USER_PENALTY
         if unasked_article_kind(snapshot, chunk, info.standalone):
             score -= ARTICLE_KIND_PENALTY
+        if chunk.doc_id in stale:
+            score -= STALE_PENALTY
+        if any(not holds(need, text) for need in wanted):
+            score -= NEED_PENALTY  # "mấy tuổi" is answered by a provision that states an age
         return score + RANGE_WEIGHT * range_fit(quantities, chunk.text)
 
     scored = sorted(((h.score / top + content(h.chunk), h) for h in legal), key=lambda s: -s[0])
