@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag.answer.abstain import covered, pairs_covered, question_pairs, question_terms
@@ -53,6 +54,9 @@ IN_ARTICLE_MARGIN = 0.1  # another point of the chosen fine article replaces the
 IN_ARTICLE_SHORTLIST = 8  # of the article's points sharing most question words, the ones scored in full
 _DEFINES = re.compile(r"^(?:\d{1,3}\s?\.|[a-zđ]\))\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
 _ARTICLE_HEADING = re.compile(r"^Điều \d+[a-zđ]?\.\s")
+# "quy định tại khoản 1 Điều này" (a clause of the same article; a point of one is left alone)
+_THIS_ARTICLE_CLAUSE = re.compile(r"(?<!\w)khoản (\d+) Điều này")
+_THIS_ARTICLE_POINT = re.compile(r"(?<!\w)điểm [a-zđ]\)? (?:và điểm [a-zđ] )?khoản \d+ Điều này")
 _PENALTY_LEAD = re.compile(r"^\d+\s?\.\s+Phạt (?:tiền|cảnh cáo)")
 
 
@@ -131,7 +135,23 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
                     and defines_asked_term(h.chunk.text, info.standalone)):
                 best.append(h)
                 break
+    if len(best) == 1 and not kinds & {"fine", "points", "additional"}:
+        referred = referred_clause(snapshot, first)
+        if referred is not None:
+            best.append(replace(best[0], chunk=referred))
     return best
+
+
+def referred_clause(snapshot: Any, chunk: Chunk) -> Chunk | None:
+    """The first chunk of the one other clause of the same article that a clause points to ("trừ lý do quy định
+    tại khoản 1 Điều này"): the rule it makes an exception to, or the list it applies. None when it points
+    to none, or to several."""
+    ref = chunk_ref(chunk)
+    wanted = {m.group(1) for m in _THIS_ARTICLE_CLAUSE.finditer(chunk.text)} - {ref.clause}
+    if ref.clause is None or len(wanted) != 1 or _THIS_ARTICLE_POINT.search(chunk.text):
+        return None
+    found = clause_chunks(snapshot, chunk.doc_id, chunk.article or "", wanted.pop())
+    return found[0] if found else None
 
 
 def _terms_of(snapshot: Any, chunk: Chunk) -> set[str]:

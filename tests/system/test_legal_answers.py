@@ -183,3 +183,17 @@ def test_another_provinces_dispatch_is_not_answered_from_kon_tums(full_corpus_en
     # a national law applies in every province: naming a place does not make a fine question unanswerable
     fine = answer("Ở Gia Lai, đi xe máy không đội mũ bảo hiểm thì bị phạt bao nhiêu?", engine=full_corpus_engine)
     assert not fine.abstained and "168/2024/NĐ-CP" in fine.text
+
+
+def test_a_clause_that_points_to_another_of_its_article_brings_it(full_corpus_engine: Any) -> None:
+    # khoản 3 Điều 59 35/2024: "Không được từ chối vận tải hành khách, trừ lý do quy định tại khoản 1 Điều này"
+    ans = answer("Lái xe ô tô chở khách có được từ chối chở hành khách không?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert "khoản 1 Điều 59" in ans.text and "Gian lận vé" in ans.text
+
+
+def test_the_law_in_force_is_quoted_before_the_one_it_replaced(full_corpus_engine: Any) -> None:
+    ans = answer("may tuoi thi duoc chay xe gan may (xe 50cc)?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert ans.text.startswith("Theo khoản 1 Điều 59 Luật Trật tự, an toàn giao thông đường bộ (36/2024/QH15)")
+    assert "16 tuổi" in ans.text
