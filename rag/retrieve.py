@@ -190,8 +190,17 @@ def names_unknown_document(snapshot: Snapshot, info: QueryInfo) -> bool:
     if info.numbers and not any(normalize_doc_number(d.meta.number or "") in
                                 {normalize_doc_number(n) for n in info.numbers} for d in snapshot.docs.values()):
         return True
-    titled = any(m.group(1)[:1].isupper() for m in _TITLED.finditer(info.standalone))
+    titled = any(_is_title(info.standalone, m) for m in _TITLED.finditer(info.standalone))
     return titled and not named_documents(snapshot, info)
+
+
+# "các dự án luật Quốc hội thông qua", "nghị định Chính phủ ban hành": the body that passes a text, not its title
+_ISSUERS = ("quốc hội", "chính phủ", "nhà nước", "thủ tướng")
+
+
+def _is_title(text: str, m: re.Match[str]) -> bool:
+    """A capitalised word after a text type starts a title, unless it is the body that passes such texts."""
+    return m.group(1)[:1].isupper() and not text[m.start(1):].lower().startswith(_ISSUERS)
 
 
 def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
@@ -204,7 +213,7 @@ def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
     names = [_bare(fold_accents(n)) for n in info.numbers if normalize_doc_number(n) not in stored]
     text = expand_abbreviations(info.standalone)
     for m in _TITLED.finditer(text):
-        if m.group(1)[:1].isupper():
+        if _is_title(text, m):
             words = _bare(fold_accents(text[m.start():])).split()
             kind_len = 2 if words[:2] in (["bo", "luat"], ["nghi", "dinh"], ["thong", "tu"], ["phap", "lenh"],
                                           ["nghi", "quyet"]) else 1

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from rag.answer.entry import answer, search
 from rag.query import understand
 from rag.records import Turn
-from rag.retrieve import unknown_places
+from rag.retrieve import names_unknown_document, unknown_places
 from rag.road_users import asked_road_users, other_road_users
 from tests.conftest import REPO, cli_env
 
@@ -109,6 +109,11 @@ def test_a_text_only_named_is_answered_only_from_what_names_it(full_corpus_engin
     assert when.abstained, when.text
     decree = answer("Thông tư 99/2030/TT-BCA quy định mức phạt bao nhiêu?", engine=full_corpus_engine)
     assert decree.abstained, decree.text
+    snap = full_corpus_engine.store.snapshot
+    assert names_unknown_document(snap, understand("Luật Bảo hiểm xã hội sửa đổi có hiệu lực khi nào?", ()))
+    # "luật Quốc hội thông qua": the body that passes laws, not a law's title
+    assert not names_unknown_document(snap, understand(
+        "Công văn nêu những luật nào trong số các dự án luật Quốc hội thông qua tại kỳ họp thứ 7?", ()))
 
 
 def test_sanction_question_in_everyday_words_gets_the_fine(full_corpus_engine: Any) -> None:
