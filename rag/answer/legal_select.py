@@ -42,6 +42,7 @@ PAIRS_WEIGHT = 0.3  # and its word pairs ("xe máy" is not "xe đạp máy")
 SECOND_BLOCK = 0.96  # a second provision is quoted when it scores this close to the first
 SECOND_LINES = 6  # and quoted more briefly
 DEFINITION_BONUS = 0.5  # "X là gì?" and the clause "N. X là …" of the definitions article
+LIST_BONUS = 0.2  # a question asking for a list, and a provision whose line introduces one
 ROLE_PENALTY = 0.3  # a provision about a passenger, pedestrian or owner for a question about none of them
 ROAD_USER_PENALTY = 0.3  # a provision whose article is about other road users than the question names
 PENALTY_CLAUSE = 0.15  # a fine clause, up for a question about fines or points, down for any other question
@@ -53,6 +54,8 @@ RANGE_LINE = 10.0  # and, inside a quoted clause, the point that grades it befor
 IN_ARTICLE_MARGIN = 0.1  # another point of the chosen fine article replaces the retrieved one by this much
 IN_ARTICLE_SHORTLIST = 8  # of the article's points sharing most question words, the ones scored in full
 _DEFINES = re.compile(r"^(?:\d{1,3}\s?\.|[a-zđ]\))\s+(.{2,90}?)\s+(?:là|được hiểu là|bao gồm)[\s:]")
+_COMPRISES = re.compile(r"\b(?:gom|loai|include|includes|types?|kinds?)\b")
+_LISTS = re.compile(r"(?:sau đây|như sau|bao gồm|gồm)\s*:\s*$", re.MULTILINE)
 _ARTICLE_HEADING = re.compile(r"^Điều \d+[a-zđ]?\.\s")
 # "quy định tại khoản 1 Điều này" (a clause of the same article; a point of one is left alone)
 _THIS_ARTICLE_CLAUSE = re.compile(r"(?<!\w)khoản (\d+) Điều này")
@@ -95,6 +98,8 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     top = max(h.score for h in legal) or 1.0
     users = asked_road_users(info.standalone)
     wanted = needed(info.standalone)
+    # "X là gì", or a list question about what X comprises ("X gồm những loại nào"), not "in which cases"
+    defining = "definition" in kinds or ("list" in kinds and _COMPRISES.search(fold_accents(info.standalone.lower())))
 
     def content(chunk: Chunk) -> float:  # how well a chunk (with its headings) matches, rank aside
         text = chunk.search_text()
@@ -104,8 +109,10 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
             score += PENALTY_CLAUSE if kinds & {"fine", "points", "additional"} else -PENALTY_CLAUSE
         if chunk_ref(chunk) == Ref(chunk.article) and len(chunk_lines(chunk)) == 1:
             score -= 0.2  # an article heading alone quotes nothing
-        if kinds & {"definition", "list"} and defines_asked_term(chunk.text, info.standalone):
+        if defining and defines_asked_term(chunk.text, info.standalone):
             score += DEFINITION_BONUS
+        elif "list" in kinds and _LISTS.search(chunk.text):
+            score += LIST_BONUS  # "trong những trường hợp nào": a provision that enumerates ("… sau đây:")
         if names_other_role(snapshot, chunk, info.standalone) or misses_asked_role(snapshot, chunk,
                                                                                   info.standalone):
             score -= ROLE_PENALTY

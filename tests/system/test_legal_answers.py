@@ -202,3 +202,10 @@ def test_the_law_in_force_is_quoted_before_the_one_it_replaced(full_corpus_engin
     assert not ans.abstained
     assert ans.text.startswith("Theo khoản 1 Điều 59 Luật Trật tự, an toàn giao thông đường bộ (36/2024/QH15)")
     assert "16 tuổi" in ans.text
+
+
+def test_in_which_cases_quotes_the_list_not_a_definition_that_shares_a_word(full_corpus_engine: Any) -> None:
+    # "dừng xe" is defined in Điều 18 khoản 1; the cases in which the police may stop a vehicle are Điều 66
+    ans = answer("Cảnh sát giao thông được dừng xe để kiểm tra trong những trường hợp nào?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert ans.text.startswith("Theo Điều 66 Luật Trật tự, an toàn giao thông đường bộ"), ans.text[:200]
