@@ -130,15 +130,19 @@ INTENT_LEAD = {
 }
 
 
-def metadata_intent(question: str) -> str | None:
-    """Which header/closing field a question asks about, if any (not when it names another document)."""
+def metadata_intents(question: str) -> list[str]:
+    """Every header/closing field a question asks about ("số hiệu và ngày ban hành": number and date), in
+    table order; [] when it names another document."""
     if find_doc_references(question):
-        return None
+        return []
     folded = fold_accents(question)
-    for intent, (rx, _) in _INTENTS.items():
-        if rx.search(folded):
-            return intent
-    return None
+    return [intent for intent, (rx, _) in _INTENTS.items() if rx.search(folded)]
+
+
+def metadata_intent(question: str) -> str | None:
+    """The first header/closing field a question asks about, if any (not when it names another document)."""
+    intents = metadata_intents(question)
+    return intents[0] if intents else None
 
 
 _BLOCKS = frozenset({"header", "closing"})
@@ -241,11 +245,9 @@ def compose_extractive(info: QueryInfo, sources: Sequence[Source], idf: dict[str
                        max_sentences: int = 6, actor: str | None = None, unseen: float | None = None) -> str:
     """Pick the sentences that answer the question, in document order per passage, each with [n]."""
     unseen = unseen if unseen is not None else max(idf.values(), default=1.0)
-    intent = metadata_intent(info.standalone)
-    if intent:
-        quoted = compose_metadata(info, intent, sources)
-        if quoted:
-            return quoted
+    quoted = [q for q in (compose_metadata(info, i, sources) for i in metadata_intents(info.standalone)) if q]
+    if quoted:
+        return "\n".join(quoted)
     if actor:
         listed = compose_obligations(info, actor, sources)
         if listed:
