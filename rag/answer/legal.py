@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rag.answer.delayed import delayed_effect
 from rag.answer.evidence import content_terms
 from rag.answer.legal_select import (
     MAX_LINES,
@@ -39,6 +40,8 @@ StatusOf = Callable[[str], DocStatus]
 NOTE = {
     "extra": {"vi": "Cùng điều này quy định thêm đối với hành vi trên:",
               "en": "The same article adds, for this act:"},
+    "delayed": {"vi": "Lưu ý: quy định này có ngày hiệu lực riêng:",
+                "en": "Note: this provision has its own effective date:"},
     "ended": {"vi": "Lưu ý: văn bản này đã hết hiệu lực; văn bản thay thế quy định:",
               "en": "Note: this text is no longer in force; the text that replaced it says:"},
     "in_force": {"vi": "Văn bản này đang có hiệu lực (không có văn bản nào trong kho thay thế nó):",
@@ -135,6 +138,10 @@ def compose_legal(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, *, kinds:
             d.frame(NOTE["extra"][info.language])
             for line in extras:
                 d.quote(line)
+        delayed = delayed_effect(snapshot, h.chunk)
+        if delayed is not None and delayed not in block:
+            d.frame(NOTE["delayed"][info.language])
+            d.quote(delayed)
         _status_note(d, status_of(h.chunk.doc_id))
     return d.result()
 

@@ -209,3 +209,11 @@ def test_in_which_cases_quotes_the_list_not_a_definition_that_shares_a_word(full
     ans = answer("Cảnh sát giao thông được dừng xe để kiểm tra trong những trường hợp nào?", engine=full_corpus_engine)
     assert not ans.abstained
     assert ans.text.startswith("Theo Điều 66 Luật Trật tự, an toàn giao thông đường bộ"), ans.text[:200]
+
+
+def test_a_provision_with_its_own_later_date_says_so(full_corpus_engine: Any) -> None:
+    # khoản 3 Điều 10 of 36/2024 (children under 10 not beside the driver) takes effect on 01/01/2026 (Điều 88)
+    ans = answer("Trẻ em dưới 10 tuổi cao dưới 1,35 mét có được ngồi cùng hàng ghế với người lái xe ô tô không, "
+                 "quy định này áp dụng từ ngày nào?", engine=full_corpus_engine)
+    assert not ans.abstained
+    assert "Khoản 3 Điều 10 của Luật này có hiệu lực thi hành từ ngày 01 tháng 01 năm 2026" in ans.text
