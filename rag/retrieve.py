@@ -17,9 +17,9 @@ from rag.store.lexical import analyze_query
 from rag.store.store import Snapshot
 from rag.text.diacritics import Lexicon, build_lexicon, restore, table_phrases
 from rag.text.docnumber import normalize_doc_number
-from rag.text.normalize import fold_accents
+from rag.text.normalize import bare_words, fold_accents
 from rag.text.places import asks_local_text, lower_words, mentions_place, places_named
-from rag.validity_status import DocStatus
+from rag.validity_status import DocStatus, stale_docs
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +176,6 @@ _SHORT_NUMBER = re.compile(r"\b(bo luat|luat|nghi dinh|nd|thong tu|tt|quyet dinh
                            r"(\d{1,4})(?:/(\d{4}))?(?![\d/])")
 
 
-def _bare(folded: str) -> str:
-    """Words only, single spaces: titles compare without their punctuation."""
-    return " ".join(re.findall(r"\w+", folded))
-
-
 # A legal text named by its type and a capitalised title ("Bộ luật Hình sự", "Luật Đất đai").
 _TITLED = re.compile(r"(?<!\w)(?:bộ luật|luật|nghị định|thông tư|pháp lệnh|nghị quyết)\s+(\w+)", re.IGNORECASE)
 
@@ -210,11 +205,11 @@ def unknown_names(snapshot: Snapshot, info: QueryInfo) -> list[str]:
     if named_documents(snapshot, info):
         return []
     stored = {normalize_doc_number(d.meta.number or "") for d in snapshot.docs.values()}
-    names = [_bare(fold_accents(n)) for n in info.numbers if normalize_doc_number(n) not in stored]
+    names = [bare_words(n) for n in info.numbers if normalize_doc_number(n) not in stored]
     text = expand_abbreviations(info.standalone)
     for m in _TITLED.finditer(text):
         if _is_title(text, m):
-            words = _bare(fold_accents(text[m.start():])).split()
+            words = bare_words(text[m.start():]).split()
             kind_len = 2 if words[:2] in (["bo", "luat"], ["nghi", "dinh"], ["thong", "tu"], ["phap", "lenh"],
                                           ["nghi", "quyet"]) else 1
             names.append(" ".join(words[:kind_len + 2]))
@@ -239,7 +234,7 @@ def unknown_places(snapshot: Snapshot, info: QueryInfo, allowed: set[str] | None
 
 def mentions_any(text: str, names: Iterable[str]) -> bool:
     """The text names one of unknown_names' names (abbreviations expanded, accents and punctuation ignored)."""
-    bare = f" {_bare(fold_accents(expand_abbreviations(text)))} "
+    bare = f" {bare_words(expand_abbreviations(text))} "
     return any(f" {n} " in bare for n in names)
 
 
@@ -263,9 +258,9 @@ def named_documents(snapshot: Snapshot, info: QueryInfo) -> list[str]:
     if named:
         return named
     best = 0
-    bare_q = _bare(folded_q)
+    bare_q = bare_words(folded_q)
     for doc_id, doc in snapshot.docs.items():
-        title = _bare(fold_accents(doc.meta.title or ""))  # "Luật Trật tự an toàn…" names "Luật Trật tự, an toàn…"
+        title = bare_words(doc.meta.title or "")  # "Luật Trật tự an toàn…" names "Luật Trật tự, an toàn…"
         if len(title) >= 8 and f" {title} " in f" {bare_q} ":
             if len(title) > best:
                 named, best = [doc_id], len(title)
@@ -334,7 +329,7 @@ def search_query(engine: Any, info: QueryInfo, *, k: int = 10, filters: Filters 
         fused = {cid: s * settings.road_user_factor if other_road_users(snapshot.chunks[cid], users) else s
                  for cid, s in fused.items()}
     if statuses:
-        stale = {d for d, st in statuses.items() if not st.in_force and d not in keep}
+        stale = stale_docs(statuses, keep)
         if stale:
             fused = {cid: s * NOT_IN_FORCE_PENALTY if snapshot.chunks[cid].doc_id in stale else s
                      for cid, s in fused.items()}

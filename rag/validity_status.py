@@ -3,7 +3,7 @@ hành"): a text ends when it says so, or when another stored text ends or replac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -83,6 +83,12 @@ def doc_statuses(docs: Mapping[str, StoredDocument], as_of: str | None = None) -
         else:
             out[doc_id] = DocStatus("unknown")
     return out
+
+
+def stale_docs(statuses: Mapping[str, DocStatus], named: Iterable[str] = ()) -> frozenset[str]:
+    """Documents not in force on the question's date, except those the question names (asked about on purpose)."""
+    keep = set(named)
+    return frozenset(d for d, st in statuses.items() if not st.in_force and d not in keep)
 
 
 def fact_line(snapshot: Any, ref: FactRef) -> Line | None:

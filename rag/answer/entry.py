@@ -26,7 +26,7 @@ from rag.retrieve import (
     unknown_places,
 )
 from rag.text.question_kinds import question_kinds
-from rag.validity_status import DocStatus, doc_statuses
+from rag.validity_status import DocStatus, doc_statuses, stale_docs
 
 __all__ = ["answer", "iter_answer", "search"]
 
@@ -247,8 +247,8 @@ def _legal_draft(info: QueryInfo, kinds: frozenset[str], hits: Sequence[Hit], sn
             return draft, True
     if not hits or hits[0].chunk.kind in ("header", "closing") or not hits[0].chunk.article:
         return None  # the best evidence is not a legal provision: the sentence picker answers
-    stale = frozenset(d for d, st in statuses.items() if not st.in_force and d not in named)
-    draft = compose_legal(info, hits, snapshot, kinds=kinds, status_of=lambda d: statuses[d], stale=stale)
+    draft = compose_legal(info, hits, snapshot, kinds=kinds, status_of=lambda d: statuses[d],
+                          stale=stale_docs(statuses, named))
     return (draft, False) if draft is not None else None
 
 

@@ -154,3 +154,9 @@ def fold_accents(text: str) -> str:
     """Lower-case and strip diacritics (đ→d) for accent-insensitive matching."""
     nfd = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(c for c in nfd if not unicodedata.combining(c)).lower()
+
+
+def bare_words(text: str) -> str:
+    """Accent-folded words joined by single spaces, punctuation dropped ("TP.HCM" → "tp hcm", "Luật Trật tự,
+    an toàn" → "luat trat tu an toan"): names compare without their punctuation."""
+    return " ".join(re.findall(r"\w+", fold_accents(text)))

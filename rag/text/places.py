@@ -9,16 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from rag.text.normalize import fold_accents, normalize_text
+from rag.text.normalize import bare_words, normalize_text
 
-__all__ = ["TABLE", "asks_local_text", "bare", "lower_words", "mentions_place", "places_named"]
+__all__ = ["TABLE", "asks_local_text", "lower_words", "mentions_place", "places_named"]
 
 TABLE = Path(__file__).parents[1] / "data" / "places.yaml"
-
-
-def bare(text: str) -> str:
-    """Accent-folded, lower-case words joined by single spaces ("TP.HCM" → "tp hcm")."""
-    return " ".join(re.findall(r"\w+", fold_accents(text).lower()))
 
 
 def lower_words(text: str) -> str:
@@ -36,9 +31,9 @@ def _table(path: Path) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[s
             isinstance(k, str) and isinstance(v, list) and v and all(isinstance(n, str) for n in v)
             for k, v in places.items()):
         raise ValueError(f"{path}: expected `places` (place → names) and `local_texts` (phrases)")
-    table = tuple((str(k), tuple(bare(n) for n in v)) for k, v in places.items())
+    table = tuple((str(k), tuple(bare_words(n) for n in v)) for k, v in places.items())
     written = {str(k): tuple(dict.fromkeys(lower_words(n) for n in (k, *v))) for k, v in places.items()}
-    return table, tuple(bare(str(p)) for p in local), written
+    return table, tuple(bare_words(str(p)) for p in local), written
 
 
 def _has(bare_text: str, bare_phrase: str) -> bool:
@@ -47,17 +42,17 @@ def _has(bare_text: str, bare_phrase: str) -> bool:
 
 def places_named(question: str, path: Path = TABLE) -> list[str]:
     """The places (their table names) the question names, in table order."""
-    folded = bare(question)
+    folded = bare_words(question)
     return [place for place, names in _table(path)[0] if any(_has(folded, n) for n in names)]
 
 
 def asks_local_text(question: str, path: Path = TABLE) -> bool:
     """The question asks about a local text ("công văn …", "kế hoạch …"), not only about the law."""
-    folded = bare(question)
+    folded = bare_words(question)
     return any(_has(folded, p) for p in _table(path)[1])
 
 
 def mentions_place(words: str, place: str, path: Path = TABLE) -> bool:
     """The text (already `lower_words`: a long document is normalised once, not per place) writes the place
     by its table name or one of its names, with their diacritics."""
-    return any(_has(words, n) for n in _table(path)[2].get(place, (lower_words(place),)))
+    return any(_has(words, n) for n in _table(path)[2].get(place, ()))
