@@ -211,6 +211,9 @@ def train_command(
                    ] = Path("rag/data/adapters/e5-small-alqac-lora"),
     limit_laws: Annotated[int, typer.Option("--limit-laws", min=0, help="Only the N smallest laws (0 = all)")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N training questions")] = None,
+    every_question: Annotated[bool, typer.Option("--all", help="Train on every question, the dev split too (the "
+                                                 "shipped artifact, once the split's run chose the recipe): its "
+                                                 "dev rows then score questions it saw")] = False,
     epochs: Annotated[int, typer.Option(min=1)] = 2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 16,
     rank: Annotated[int, typer.Option(min=1)] = 16,
@@ -247,6 +250,7 @@ def train_command(
     chosen = [law for law in every_law if law.law_id in smallest]  # file order: the same store cache as eval-alqac
     everything, _ = load_questions(questions, [law.law_id for law in chosen])
     train_q, dev_q = split_questions(everything, config.dev_fraction)
+    train_q = list(everything) if every_question else train_q
     train_q = train_q[:limit] if limit else train_q
     say = lambda msg: typer.echo(msg, err=True)  # noqa: E731
     started = time.perf_counter()
@@ -263,7 +267,8 @@ def train_command(
     with alqac_engine(settings, trained, chosen) as (engine, law_of, _report, _cache):
         metrics["dev"].update((r.name, r.summary) for r in ours_and_dense(engine, dev_q, law_of, "trained"))
     data = {"questions_path": str(questions), "laws": len(chosen), "train_questions": len(train_q),
-            "dev_questions": len(dev_q), "triples": len(triples), "dev_ids": sorted(q.id for q in dev_q)}
+            "dev_questions": len(dev_q), "triples": len(triples), "dev_seen": every_question,
+            "dev_ids": sorted(q.id for q in dev_q)}
     command = "policyqa " + " ".join(sys.argv[1:]) if sys.argv[1:] else "policyqa train"
     card = write_model_card(out, config=config, data=data, training=training, metrics=metrics, command=command)
     columns = ["n", "hit@1", "hit@5", "hit@10", "mrr@10", "f2@1", "latency_ms_p50", "latency_ms_p95"]

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(default=0.35, ge=0.0, le=1.0)  # chosen on ALQAC train (see evals/README.md)
     rrf_k: int = 60
+    # A fine question is also searched (BM25) for the act it describes alone (rag.text.question_kinds.penalty_act:
+    # "Xe máy chở theo từ 03 người trở lên", without "bị phạt bao nhiêu, có bị trừ điểm bằng lái không"), and
+    # those scores are added with this weight; 0 = off. 0.5 and 1.0 tied on corpus_dev/holdout/blind/blind2/
+    # blind3 (README, "The act of a fine question"); blind4 reported only.
+    penalty_act_weight: float = Field(default=0.5, ge=0.0, le=4.0)
 
     # answering
     answer_mode: Literal["extractive", "openai", "llamacpp"] = "extractive"

@@ -36,3 +36,57 @@ def question_kinds(question: str, path: Path = TABLE) -> frozenset[str]:
     """The kinds whose phrases occur in the question (accent- and case-insensitive)."""
     folded = fold_accents(normalize_text(question)).lower()
     return frozenset(k for k, rx in load_kinds(path).items() if rx.search(folded))
+
+
+ASKS = Path(__file__).parents[1] / "data" / "penalty_asks.yaml"
+PENALTY_KINDS = frozenset({"fine", "points", "additional"})
+
+
+@lru_cache(maxsize=4)
+def load_asks(path: Path = ASKS) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """(the asking phrases, the words left at a piece's start, at its end), compiled; a malformed table raises
+    ValueError naming the key."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    patterns = []
+    for key in ("asks", "leading", "trailing"):
+        phrases = raw.get(key) if isinstance(raw, dict) else None
+        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
+            raise ValueError(f"{path}: {key!r} needs a non-empty list of phrases")
+        folded = sorted({fold_accents(normalize_text(p)).lower().strip() for p in phrases}, key=len, reverse=True)
+        patterns.append(re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)"))
+    return patterns[0], patterns[1], patterns[2]
+
+
+def penalty_act(question: str, path: Path = ASKS) -> str:
+    """The act a fine question describes, without the words that ask about the penalty ("Xe máy chở theo từ
+    03 người trở lên thì bị phạt bao nhiêu và có bị trừ điểm bằng lái không?" → "Xe máy chở theo từ 03 người
+    trở lên"); "" when the question is not about a penalty or nothing is left."""
+    text = normalize_text(question)
+    if not question_kinds(text) & PENALTY_KINDS:
+        return ""
+    asks, leading, trailing = load_asks(path)
+    folded = fold_accents(text)  # the same length as the NFC text: spans cut the text as written
+    parts, last = [], 0
+    for m in asks.finditer(folded):
+        parts.append(text[last:m.start()])
+        last = m.end()
+    parts.append(text[last:])
+    pieces = [p for p in (_trim(p, leading, trailing) for p in parts) if p]
+    return ", ".join(pieces)
+
+
+def _trim(piece: str, leading: re.Pattern[str], trailing: re.Pattern[str]) -> str:
+    """A piece without the filler words and punctuation at its ends."""
+    while True:
+        stripped = piece.strip(" \t,.;:?!()-–")
+        folded = fold_accents(stripped)
+        m = leading.match(folded)
+        if m:
+            stripped = stripped[m.end():]
+        else:
+            tail = next((t for t in trailing.finditer(folded) if t.end() == len(folded)), None)
+            if tail is not None:
+                stripped = stripped[:tail.start()]
+        if stripped == piece:
+            return piece
+        piece = stripped

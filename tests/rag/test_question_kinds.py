@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.text.question_kinds import load_kinds, question_kinds
+from rag.text.question_kinds import load_asks, load_kinds, penalty_act, question_kinds
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -44,3 +44,30 @@ def test_malformed_table(tmp_path: Path) -> None:
     bad.write_text("finez: [phạt]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown kind"):
         load_kinds(bad)
+
+
+@pytest.mark.parametrize(("question", "act"), [
+    ("Xe máy chở theo từ 03 người trở lên thì bị phạt bao nhiêu và có bị trừ điểm bằng lái không?",
+     "Xe máy chở theo từ 03 người trở lên"),
+    ("khong co bang lai ma chay xe may 110cc thi bi phat bao nhieu", "khong co bang lai ma chay xe may 110cc"),
+    ("Xe máy vượt đèn đỏ bị trừ mấy điểm bằng lái?", "Xe máy vượt đèn đỏ"),
+    ("Mức phạt và số điểm bị trừ khi điều khiển xe tải chở hàng vượt trọng tải cho phép trên 150%?",
+     "điều khiển xe tải chở hàng vượt trọng tải cho phép trên 150%"),
+    ("What is the fine for riding a motorbike on an expressway?", "riding a motorbike on an expressway"),
+    ("Lái xe khách dừng đón, trả khách trên đường cao tốc thì bị phạt bao nhiêu và trừ mấy điểm?",
+     "Lái xe khách dừng đón, trả khách trên đường cao tốc"),
+])
+def test_penalty_act_keeps_the_act_and_drops_the_asking(question: str, act: str) -> None:
+    assert penalty_act(question) == act
+
+
+def test_penalty_act_is_empty_for_other_questions() -> None:
+    assert penalty_act("Điều 12 Luật 36/2024/QH15 quy định gì?") == ""
+    assert penalty_act("Người lái xe mô tô không được thực hiện những hành vi nào?") == ""
+
+
+def test_malformed_asks_table(tmp_path: Path) -> None:
+    bad = tmp_path / "a.yaml"
+    bad.write_text("asks: [bị phạt]\nleading: []\ntrailing: [thì]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="leading"):
+        load_asks(bad)

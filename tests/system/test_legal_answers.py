@@ -217,3 +217,14 @@ def test_a_provision_with_its_own_later_date_says_so(full_corpus_engine: Any) ->
                  "quy định này áp dụng từ ngày nào?", engine=full_corpus_engine)
     assert not ans.abstained
     assert "Khoản 3 Điều 10 của Luật này có hiệu lực thi hành từ ngày 01 tháng 01 năm 2026" in ans.text
+
+
+def test_a_fine_question_finds_the_point_that_names_the_act(full_corpus_engine: Any) -> None:
+    question = "Xe máy chở theo từ 03 người trở lên thì bị phạt bao nhiêu và có bị trừ điểm bằng lái không?"
+    ans = answer(question, engine=full_corpus_engine)
+    assert not ans.abstained and "b) Chở theo từ 03 người trở lên trên xe" in ans.text
+    assert "600.000 đồng đến 800.000 đồng" in ans.text and ("168/2024/NĐ-CP", "7") in cited_articles(ans)
+    # With the act's own search off, the asking words ("phạt", "trừ điểm bằng lái") send it elsewhere.
+    off = replace(full_corpus_engine, settings=full_corpus_engine.settings.model_copy(
+        update={"penalty_act_weight": 0.0}))
+    assert "Chở theo từ 03 người trở lên trên xe" not in answer(question, engine=off).text
