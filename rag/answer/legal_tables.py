@@ -31,6 +31,15 @@ class Role:
     provision: tuple[str, ...]
     question: tuple[str, ...]
     required: bool = False  # a question naming it wants a provision naming it
+    # phrases that hold a provision phrase without naming whose act it is ("bảo hiểm bắt buộc trách nhiệm dân
+    # sự của chủ xe cơ giới" in a rider's clause): removed before looking
+    ignore: tuple[str, ...] = ()
+
+    def named_in(self, folded: str) -> bool:
+        """The (accent-folded) provision text names this role."""
+        for phrase in self.ignore:
+            folded = folded.replace(phrase, " ")
+        return any(p in folded for p in self.provision)
 
 
 @lru_cache(maxsize=2)
@@ -40,7 +49,8 @@ def load_roles(path: Path = ROLES) -> tuple[Role, ...]:
     try:
         return tuple(Role(provision=tuple(fold_accents(p) for p in r["provision"]),
                           question=tuple(fold_accents(p) for p in r["question"]),
-                          required=bool(r.get("required", False))) for r in raw.values())
+                          required=bool(r.get("required", False)),
+                          ignore=tuple(fold_accents(p) for p in r.get("ignore", ()))) for r in raw.values())
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: each role needs 'provision' and 'question' phrase lists") from exc
 
@@ -51,8 +61,7 @@ def names_other_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
     lines = [ln.text for ln in chunk_lines(chunk) if not ln.text.startswith("Điều ")]  # not the article title
     first = fold_accents((lead.text if lead else lines[0] if lines else "")[:300])
     asked = fold_accents(question)
-    return any(any(p in first for p in role.provision) and not any(q in asked for q in role.question)
-               for role in load_roles())
+    return any(role.named_in(first) and not any(q in asked for q in role.question) for role in load_roles())
 
 
 def misses_asked_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
@@ -64,7 +73,7 @@ def misses_asked_role(snapshot: Any, chunk: Chunk, question: str) -> bool:
         return False
     lead, title = clause_lead(snapshot, chunk), article_title(snapshot, chunk)
     where = fold_accents(" ".join([chunk.text, lead.text if lead else "", title.text if title else ""]))
-    return any(not any(p in where for p in role.provision) for role in wanted)
+    return any(not role.named_in(where) for role in wanted)
 
 
 ARTICLE_KINDS = Path(__file__).parents[1] / "data" / "article_kinds.yaml"

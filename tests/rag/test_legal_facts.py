@@ -133,3 +133,11 @@ def test_a_graded_point_is_picked_by_the_question_quantity(decree: SimpleNamespa
 def test_definition_clause_with_a_list() -> None:
     assert defines_asked_term("1. Báo hiệu đường bộ bao gồm: hiệu lệnh …", "Báo hiệu đường bộ gồm những loại nào?")
     assert defines_asked_term("g) Xe gắn máy là xe có hai hoặc ba bánh …", "xe gan may la xe nhu the nao")
+
+
+def test_an_owner_question_is_not_met_by_the_insurance_name_in_a_riders_clause(decree: SimpleNamespace) -> None:
+    rider = find(decree, "Điều 18 › Khoản 4")  # "… bảo hiểm bắt buộc trách nhiệm dân sự của chủ xe cơ giới …"
+    owner = next(c for c in decree.chunks.values() if c.article == "32" and c.clause == "10")
+    question = "Chủ xe mô tô giao xe cho người không đủ điều kiện điều khiển thì bị phạt bao nhiêu?"
+    assert "chủ xe cơ giới" in rider.text
+    assert misses_asked_role(decree, rider, question) and not misses_asked_role(decree, owner, question)
