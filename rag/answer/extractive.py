@@ -26,6 +26,7 @@ _ACTOR_EN_PREFIX = re.compile(r"^what\s+are\s+the\s+(?:duties|tasks|responsibili
                               r"(?:the\s+)?(.+?)\s*\??$", re.IGNORECASE)
 _LEAD_LABEL = re.compile(r"^[ \t]*(?:\d+[.)]|[-•*][ \t]+)?[ \t]*([^\n:]{3,120}?):\s", re.UNICODE | re.MULTILINE)
 _LABEL_WINDOW = 200  # the actor label opens the item, possibly after the section heading
+ACTOR_MAX_WORDS = 16  # "Cổng thông tin điện tử tỉnh và trang TTĐT các sở, ban, ngành" is 13
 
 LEAD = {
     "vi": "Theo các văn bản đã lưu:",
@@ -57,10 +58,10 @@ def obligations_actor(question: str) -> str | None:
 def _match_actor(q: str) -> str | None:
     for rx in (_ACTOR_VI_PREFIX, _ACTOR_VI, _ACTOR_EN_PREFIX, _ACTOR_EN):
         m = rx.match(q)
-        if m and len(m.group(1).split()) <= 12:
+        if m and len(m.group(1).split()) <= ACTOR_MAX_WORDS:
             return m.group(1).strip(" ,")
     m = _ACTOR_VI_FOLDED.match(fold_accents(q))
-    if m and len(m.group(1).split()) <= 12:
+    if m and len(m.group(1).split()) <= ACTOR_MAX_WORDS:
         return q[:len(m.group(1))].strip(" ,")
     return None
 
@@ -130,12 +131,18 @@ INTENT_LEAD = {
 }
 
 
+# "căn cứ vào văn bản số mấy …, ban hành ngày nào": the number and date of a text it cites (its footnotes),
+# not its own header's
+_ABOUT_CITED = re.compile(r"\b(can cu vao|can cu van ban|can cu cong van|dan chieu|vien dan|based on which|"
+                          r"on the basis of which|which documents? (?:does|did) .* cite)\b")
+
+
 def metadata_intents(question: str) -> list[str]:
     """Every header/closing field a question asks about ("số hiệu và ngày ban hành": number and date), in
-    table order; [] when it names another document."""
-    if find_doc_references(question):
-        return []
+    table order; [] when it names another document or asks about the texts it cites."""
     folded = fold_accents(question)
+    if find_doc_references(question) or _ABOUT_CITED.search(folded):
+        return []
     return [intent for intent, (rx, _) in _INTENTS.items() if rx.search(folded)]
 
 

@@ -55,6 +55,8 @@ def test_follow_up_rewrite_uses_only_conversation_words() -> None:
 
 def test_obligations_actor() -> None:
     assert obligations_actor("UBND các huyện, thành phố phải làm gì?") == "UBND các huyện, thành phố"
+    long_name = "Cổng thông tin điện tử tỉnh và trang TTĐT các sở, ban, ngành"  # 13 words
+    assert obligations_actor(f"{long_name} có trách nhiệm gì theo công văn?") == long_name
     assert obligations_actor("Nhiệm vụ của Đài Phát thanh – Truyền hình tỉnh là gì?") == \
         "Đài Phát thanh – Truyền hình tỉnh"
     assert obligations_actor("What must the district People's Committees do?") == "district People's Committees"
