@@ -131,8 +131,11 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, best[0].chunk):
         best[0] = _best_in_article(best[0], content, snapshot, set(asked))
     first = best[0].chunk
+    penalty = bool(kinds & {"fine", "points", "additional"})
     for s, h in scored[1:]:
-        if s >= SECOND_BLOCK * scored[0][0] and (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article):
+        if s >= SECOND_BLOCK * scored[0][0] and (
+                (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article)
+                or (not penalty and _other_clause(h.chunk, first))):
             best.append(h)
             break
     else:  # "Dừng xe và đỗ xe khác nhau thế nào?": the article's other clause defining an asked term
@@ -147,6 +150,12 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
         if referred is not None:
             best.append(replace(best[0], chunk=referred))
     return best
+
+
+def _other_clause(chunk: Chunk, first: Chunk) -> bool:
+    """Another clause of the same article ("quốc lộ": khoản 3 for the ministry, khoản 4 for the province)."""
+    a, b = chunk_ref(chunk), chunk_ref(first)
+    return a.clause is not None and b.clause is not None and a.clause != b.clause
 
 
 def referred_clause(snapshot: Any, chunk: Chunk) -> Chunk | None:

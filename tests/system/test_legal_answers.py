@@ -228,3 +228,10 @@ def test_a_fine_question_finds_the_point_that_names_the_act(full_corpus_engine: 
     off = replace(full_corpus_engine, settings=full_corpus_engine.settings.model_copy(
         update={"penalty_act_weight": 0.0}))
     assert "Chở theo từ 03 người trở lên trên xe" not in answer(question, engine=off).text
+
+
+def test_two_close_clauses_of_one_article_are_both_quoted(full_corpus_engine: Any) -> None:
+    ans = answer("Theo Luật Đường bộ 2024, quốc lộ do cơ quan nào có trách nhiệm quản lý?", engine=full_corpus_engine)
+    assert "Bộ Giao thông vận tải có trách nhiệm quản lý quốc lộ" in ans.text  # khoản 3
+    assert "Ủy ban nhân dân cấp tỉnh có trách nhiệm quản lý" in ans.text  # khoản 4, its exception
+    assert cited_articles(ans) == {("35/2024/QH15", "8")}
