@@ -102,3 +102,12 @@ def test_store_built_with_the_adapter_refuses_the_bundled_weights(tmp_path: Path
     with pytest.raises(EmbeddingMismatch, match="built with embedding model"):
         open_runtime(settings, embedder=base)
     assert np.isfinite(base.embed_query_np("xe máy")).all()
+
+
+def test_model_card_says_when_dev_was_trained_on() -> None:
+    from evals.train import TrainConfig, split_text
+
+    held = split_text(TrainConfig(), {"dev_questions": 161, "train_questions": 568, "triples": 568})
+    seen = split_text(TrainConfig(), {"dev_questions": 161, "train_questions": 729, "triples": 729, "dev_seen": True})
+    assert "never trained on" in held and "568 questions" in held
+    assert "never trained on" not in seen and "all 729 questions" in seen and "--all" in seen
