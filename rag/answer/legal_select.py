@@ -131,11 +131,12 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
     if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, best[0].chunk):
         best[0] = _best_in_article(best[0], content, snapshot, set(asked))
     first = best[0].chunk
-    penalty = bool(kinds & {"fine", "points", "additional"})
+    # fines: one act, one clause; definitions: the article's other defining clause is chosen below
+    same_article_ok = not kinds & {"fine", "points", "additional", "definition"}
     for s, h in scored[1:]:
         if s >= SECOND_BLOCK * scored[0][0] and (
                 (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article)
-                or (not penalty and _other_clause(h.chunk, first))):
+                or (same_article_ok and _other_clause(h.chunk, first))):
             best.append(h)
             break
     else:  # "Dừng xe và đỗ xe khác nhau thế nào?": the article's other clause defining an asked term
