@@ -34,6 +34,7 @@ from rag.records import Chunk, Hit
 from rag.road_users import asked_road_users, other_road_users
 from rag.text.normalize import fold_accents
 from rag.text.quantities import Quantity, range_fit
+from rag.text.question_kinds import PENALTY_KINDS
 
 MAX_LINES = 16  # quoted lines of one provision block
 CANDIDATES = 8  # retrieved chunks considered for the provision to quote
@@ -106,7 +107,7 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
         score = COVERAGE_WEIGHT * covered(asked, [text], info, snapshot) + PAIRS_WEIGHT * pairs_covered(
             pairs, [text], info)
         if _is_penalty_clause(snapshot, chunk):  # duties and prohibitions are the laws', not the decree's
-            score += PENALTY_CLAUSE if kinds & {"fine", "points", "additional"} else -PENALTY_CLAUSE
+            score += PENALTY_CLAUSE if kinds & PENALTY_KINDS else -PENALTY_CLAUSE
         if chunk_ref(chunk) == Ref(chunk.article) and len(chunk_lines(chunk)) == 1:
             score -= 0.2  # an article heading alone quotes nothing
         if defining and defines_asked_term(chunk.text, info.standalone):
@@ -128,11 +129,11 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
 
     scored = sorted(((h.score / top + content(h.chunk), h) for h in legal), key=lambda s: -s[0])
     best = [scored[0][1]]
-    if kinds & {"fine", "points", "additional"} and _is_penalty_clause(snapshot, best[0].chunk):
+    if kinds & PENALTY_KINDS and _is_penalty_clause(snapshot, best[0].chunk):
         best[0] = _best_in_article(best[0], content, snapshot, set(asked))
     first = best[0].chunk
     # fines: one act, one clause; definitions: the article's other defining clause is chosen below
-    same_article_ok = not kinds & {"fine", "points", "additional", "definition"}
+    same_article_ok = not kinds & (PENALTY_KINDS | {"definition"})
     for s, h in scored[1:]:
         if s >= SECOND_BLOCK * scored[0][0] and (
                 (h.chunk.doc_id, h.chunk.article) != (first.doc_id, first.article)
@@ -146,7 +147,7 @@ def pick_provisions(info: QueryInfo, hits: Sequence[Hit], snapshot: Any, kinds: 
                     and defines_asked_term(h.chunk.text, info.standalone)):
                 best.append(h)
                 break
-    if len(best) == 1 and not kinds & {"fine", "points", "additional"}:
+    if len(best) == 1 and not kinds & PENALTY_KINDS:
         referred = referred_clause(snapshot, first)
         if referred is not None:
             best.append(replace(best[0], chunk=referred))

@@ -25,11 +25,17 @@ def load_kinds(path: Path = TABLE) -> dict[str, re.Pattern[str]]:
     for kind, phrases in raw.items():
         if kind not in KINDS:
             raise ValueError(f"{path}: unknown kind {kind!r} (known: {', '.join(KINDS)})")
-        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
-            raise ValueError(f"{path}: kind {kind!r} needs a non-empty list of phrases")
-        folded = sorted({fold_accents(normalize_text(p)).lower().strip() for p in phrases}, key=len, reverse=True)
-        out[kind] = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)")
+        out[kind] = phrase_pattern(phrases, f"{path}: kind {kind!r}")
     return out
+
+
+def phrase_pattern(phrases: object, where: str) -> re.Pattern[str]:
+    """One pattern matching any of the phrases accent-folded and lower-cased at word boundaries, longest first;
+    ValueError (prefixed by `where`) unless they are a non-empty list of non-empty strings."""
+    if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
+        raise ValueError(f"{where} needs a non-empty list of phrases")
+    folded = sorted({fold_accents(normalize_text(p)).lower().strip() for p in phrases}, key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)")
 
 
 def question_kinds(question: str, path: Path = TABLE) -> frozenset[str]:
@@ -47,14 +53,10 @@ def load_asks(path: Path = ASKS) -> tuple[re.Pattern[str], re.Pattern[str], re.P
     """(the asking phrases, the words left at a piece's start, at its end), compiled; a malformed table raises
     ValueError naming the key."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    patterns = []
-    for key in ("asks", "leading", "trailing"):
-        phrases = raw.get(key) if isinstance(raw, dict) else None
-        if not isinstance(phrases, list) or not phrases or not all(isinstance(p, str) and p.strip() for p in phrases):
-            raise ValueError(f"{path}: {key!r} needs a non-empty list of phrases")
-        folded = sorted({fold_accents(normalize_text(p)).lower().strip() for p in phrases}, key=len, reverse=True)
-        patterns.append(re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in folded) + r")(?!\w)"))
-    return patterns[0], patterns[1], patterns[2]
+    table = raw if isinstance(raw, dict) else {}
+    asks, leading, trailing = (phrase_pattern(table.get(key), f"{path}: {key!r}")
+                               for key in ("asks", "leading", "trailing"))
+    return asks, leading, trailing
 
 
 def penalty_act(question: str, path: Path = ASKS) -> str:
@@ -65,7 +67,9 @@ def penalty_act(question: str, path: Path = ASKS) -> str:
     if not question_kinds(text) & PENALTY_KINDS:
         return ""
     asks, leading, trailing = load_asks(path)
-    folded = fold_accents(text)  # the same length as the NFC text: spans cut the text as written
+    folded = fold_accents(text)  # spans of the folded text cut the text as written: same length for Vietnamese
+    if len(folded) != len(text):  # a script whose letters decompose into several (Hangul): no act to cut
+        return ""
     parts, last = [], 0
     for m in asks.finditer(folded):
         parts.append(text[last:m.start()])
